@@ -1,0 +1,5 @@
+import sys
+
+from costtune.cli import main
+
+sys.exit(main())

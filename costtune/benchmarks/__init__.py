@@ -1,0 +1,59 @@
+"""Benchmark suites: ``builtin`` (ours), ``cbench`` (a user's cTuning checkout),
+``csmith`` (random programs), or any directory of program folders.
+
+A benchmark is addressed as ``suite/name``; a directory suite as ``DIR/name`` or
+just ``DIR`` for a single program directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from costtune.benchmarks._base import Benchmark, Suite
+from costtune.benchmarks.directory import DirectorySuite, load_program
+from costtune.errors import UnknownBenchmark
+
+__all__ = ["Benchmark", "Suite", "DirectorySuite", "load_program", "get_suite", "get_benchmark",
+           "BUILTIN_DIR", "SUITES"]
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent.parent / "benchmarks" / "builtin"
+SUITES = ("builtin", "cbench", "csmith")
+
+
+def get_suite(name: str, *, cbench_root: str | os.PathLike | None = None,
+              csmith_n: int | None = None, csmith_seed: int | None = None) -> Suite:
+    if name == "builtin":
+        return DirectorySuite(BUILTIN_DIR, name="builtin")
+    if name == "cbench":
+        from costtune.benchmarks.cbench import CBenchSuite
+
+        root = cbench_root or os.environ.get("COSTTUNE_CBENCH_ROOT")
+        if not root:
+            raise UnknownBenchmark("the cbench suite needs --cbench-root DIR or COSTTUNE_CBENCH_ROOT "
+                                   "(a checkout of ctuning-programs and ctuning-datasets-min)")
+        return CBenchSuite(Path(root))
+    if name == "csmith":
+        from costtune.benchmarks.csmith import CsmithSuite
+
+        kwargs = {}
+        if csmith_n is not None:
+            kwargs["n"] = csmith_n
+        if csmith_seed is not None:
+            kwargs["seed"] = csmith_seed
+        return CsmithSuite(**kwargs)
+    path = Path(name)
+    if path.is_dir():
+        return DirectorySuite(path)
+    raise UnknownBenchmark(f"unknown suite '{name}' (choose from {', '.join(SUITES)} or a directory)")
+
+
+def get_benchmark(spec: str, **suite_kwargs) -> Benchmark:
+    """Resolve ``suite/name`` (or a program directory) to a :class:`Benchmark`."""
+    path = Path(spec)
+    if path.is_dir() and (path / "bench.yaml").is_file():
+        return load_program(path, suite=path.parent.name or "local")
+    suite, sep, name = spec.rpartition("/")
+    if not sep or not name:
+        raise UnknownBenchmark(f"benchmark '{spec}' must be written suite/name (e.g. builtin/crc32)")
+    return get_suite(suite, **suite_kwargs).get(name)

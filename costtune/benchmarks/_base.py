@@ -1,0 +1,93 @@
+"""Benchmarks and benchmark suites.
+
+A :class:`Benchmark` is everything needed to build and run one program variant:
+C sources, frontend flags, link flags, the command-line arguments, the input
+files copied into a fresh run directory, and which outputs are compared against
+the reference (O0) build. ``{repeat}`` in ``args`` or ``env`` values is replaced
+by the repeat knob, so that one run does enough work to be measured.
+
+A :class:`Suite` lists benchmarks and looks them up by name. Contract:
+``list()`` returns every variant it knows, including unsupported ones (with
+``status != "ok"`` and a ``reason``); ``get(name)`` raises
+:class:`~costtune.errors.UnknownBenchmark` for names it does not have. Suites are
+read-only and cheap to construct; they never copy third-party sources.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from costtune.errors import UnknownBenchmark
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    suite: str
+    name: str
+    root: Path  #: directory the relative source paths start from
+    sources: tuple[str, ...]  #: C files, relative to ``root``
+    cflags: tuple[str, ...] = ()  #: extra frontend flags (-D, -I, -std=...)
+    ldflags: tuple[str, ...] = ("-lm",)
+    args: tuple[str, ...] = ()  #: argv[1:], may contain {repeat}
+    inputs: tuple[Path, ...] = ()  #: absolute paths, copied into the run dir (basename kept)
+    outputs: tuple[str, ...] = ()  #: files the program writes in its run dir, compared besides stdout
+    env: tuple[tuple[str, str], ...] = ()  #: extra environment for the run, values may contain {repeat}
+    repeat: int = 1  #: default repeat knob
+    timeout: float = 120.0  #: seconds for one native run (qemu runs get a multiple)
+    compare_stdout: bool = True
+    description: str = ""
+    status: str = "ok"  #: "ok" or "unsupported"
+    reason: str = ""  #: why unsupported
+
+    @property
+    def id(self) -> str:
+        return f"{self.suite}/{self.name}"
+
+    def source_paths(self) -> list[Path]:
+        return [self.root / s for s in self.sources]
+
+    def render_args(self, repeat: int | None = None) -> list[str]:
+        r = str(self.repeat if repeat is None else repeat)
+        return [a.replace("{repeat}", r) for a in self.args]
+
+    def render_env(self, repeat: int | None = None) -> dict[str, str]:
+        r = str(self.repeat if repeat is None else repeat)
+        return {k: v.replace("{repeat}", r) for k, v in self.env}
+
+    def source_hash(self) -> str:
+        """Hash of everything that determines the frontend result."""
+        h = hashlib.sha256()
+        for p in sorted(self.source_paths()):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+        # headers next to the sources can change the result too
+        for d in sorted({p.parent for p in self.source_paths()}):
+            for hdr in sorted(d.glob("*.h")):
+                h.update(hdr.name.encode())
+                h.update(hdr.read_bytes())
+        h.update("\0".join(self.cflags).encode())
+        return h.hexdigest()
+
+
+class Suite(abc.ABC):
+    """A named collection of benchmarks (see the module docstring for the contract)."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def list(self) -> list[Benchmark]:
+        """Every benchmark variant, supported or not."""
+
+    def get(self, name: str) -> Benchmark:
+        for b in self.list():
+            if b.name == name:
+                return b
+        import difflib
+
+        names = [b.name for b in self.list()]
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UnknownBenchmark(f"unknown benchmark '{self.name}/{name}'{hint}")

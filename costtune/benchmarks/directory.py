@@ -1,0 +1,106 @@
+"""Suites made of program directories: the builtin suite and a user's own programs.
+
+A program directory holds C sources and a ``bench.yaml``::
+
+    name: crc32                  # defaults to the directory name
+    description: table-driven CRC-32 over a file
+    sources: [crc32.c]           # relative to the directory; default: every *.c
+    cflags: [-DNDEBUG]           # extra frontend flags
+    ldflags: [-lm]
+    inputs: [data/input.bin]     # copied into the run directory (basename kept)
+    args: [input.bin, "{repeat}"]
+    repeat: 20                   # default value of {repeat}
+    outputs: []                  # files the program writes, compared besides stdout
+    env: {}                      # extra environment variables
+    timeout: 60                  # seconds for one native run
+
+A suite directory holds program directories and an optional ``manifest.yaml``
+(``programs: [name, ...]`` fixes the order and the members); a single program
+directory is a suite of one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from costtune.benchmarks._base import Benchmark, Suite
+from costtune.errors import BenchmarkError, UnknownBenchmark
+
+BENCH_FILE = "bench.yaml"
+MANIFEST_FILE = "manifest.yaml"
+
+
+def load_program(directory: Path, suite: str) -> Benchmark:
+    directory = Path(directory).resolve()
+    spec_path = directory / BENCH_FILE
+    try:
+        spec = yaml.safe_load(spec_path.read_text()) or {}
+    except FileNotFoundError:
+        raise BenchmarkError(f"{directory}: no {BENCH_FILE}") from None
+    except yaml.YAMLError as e:
+        raise BenchmarkError(f"{spec_path}: invalid YAML ({e.__class__.__name__})") from None
+    if not isinstance(spec, dict):
+        raise BenchmarkError(f"{spec_path}: expected a mapping")
+    known = {"name", "description", "sources", "cflags", "ldflags", "inputs", "args",
+             "repeat", "outputs", "env", "timeout", "compare_stdout"}
+    extra = set(spec) - known
+    if extra:
+        raise BenchmarkError(f"{spec_path}: unknown keys {sorted(extra)}")
+    sources = spec.get("sources") or sorted(p.name for p in directory.glob("*.c"))
+    if not sources:
+        raise BenchmarkError(f"{directory}: no C sources")
+    for s in sources:
+        if not (directory / s).is_file():
+            raise BenchmarkError(f"{spec_path}: source '{s}' not found")
+    inputs = []
+    for i in spec.get("inputs") or []:
+        p = directory / i
+        if not p.is_file():
+            raise BenchmarkError(f"{spec_path}: input '{i}' not found")
+        inputs.append(p)
+    try:
+        return Benchmark(
+            suite=suite,
+            name=str(spec.get("name") or directory.name),
+            root=directory,
+            sources=tuple(sources),
+            cflags=tuple(str(x) for x in spec.get("cflags") or ()),
+            ldflags=tuple(str(x) for x in spec.get("ldflags", ["-lm"]) or ()),
+            args=tuple(str(x) for x in spec.get("args") or ()),
+            inputs=tuple(inputs),
+            outputs=tuple(str(x) for x in spec.get("outputs") or ()),
+            env=tuple((str(k), str(v)) for k, v in (spec.get("env") or {}).items()),
+            repeat=int(spec.get("repeat", 1)),
+            timeout=float(spec.get("timeout", 120)),
+            compare_stdout=bool(spec.get("compare_stdout", True)),
+            description=str(spec.get("description", "")),
+        )
+    except (TypeError, ValueError) as e:
+        raise BenchmarkError(f"{spec_path}: {e}") from None
+
+
+class DirectorySuite(Suite):
+    """Programs in subdirectories of ``root`` (or ``root`` itself if it holds a bench.yaml)."""
+
+    def __init__(self, root: Path, name: str | None = None):
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise UnknownBenchmark(f"suite directory '{root}' does not exist")
+        self.name = name or self.root.name
+        self._cache: list[Benchmark] | None = None
+
+    def _program_dirs(self) -> list[Path]:
+        if (self.root / BENCH_FILE).is_file():
+            return [self.root]
+        manifest = self.root / MANIFEST_FILE
+        if manifest.is_file():
+            data = yaml.safe_load(manifest.read_text()) or {}
+            return [self.root / p for p in data.get("programs", [])]
+        return sorted(p.parent for p in self.root.glob(f"*/{BENCH_FILE}"))
+
+    def list(self) -> list[Benchmark]:
+        if self._cache is None:
+            self._cache = [load_program(d, self.name) for d in self._program_dirs()]
+        return list(self._cache)

@@ -1,0 +1,63 @@
+"""The ``costtune`` command: a thin argparse dispatcher.
+
+Each subcommand lives in ``costtune/commands/<name>.py`` and exposes
+``register(subparsers)``; its handler parses nothing more, calls one library
+function and prints. Errors derived from :class:`CostTuneError` become one line
+on stderr and the error's exit code - never a traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from costtune import __version__
+from costtune.errors import CostTuneError
+from costtune.logging import configure
+
+#: subcommand modules in help order
+COMMANDS = [
+    "toolchain", "passes", "benchmarks", "compile", "measure", "collect", "records",
+    "dataset", "tokenizer", "pretrain", "train", "eval", "serve", "score", "search",
+    "retrain", "demo",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="costtune", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"costtune {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"costtune.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"costtune.commands.{name}":
+                continue  # not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure(args.verbose)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CostTuneError as e:
+        print(f"costtune: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("costtune: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""costtune toolchain: the tools found, their versions and the targets."""
+
+from costtune import toolchain
+
+
+def register(sub):
+    p = sub.add_parser("toolchain", help="show the LLVM tools and qemu found, versions, targets")
+    p.add_argument("--llvm", type=int, help="LLVM major version (default: COSTTUNE_LLVM or newest)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    tc = toolchain.find(args.llvm)
+    print(f"LLVM {tc.llvm} (installed: {', '.join(map(str, toolchain.installed_versions()))})")
+    for name, path in tc.tools.items():
+        print(f"  {name:<14} {tc.versions[name]:<10} {path}")
+    print("targets:")
+    for name, status in tc.targets().items():
+        print(f"  {name:<8} {toolchain.TARGETS[name].triple:<20} {status}")
+    return 0

@@ -1,0 +1,267 @@
+"""Compile a benchmark with a pass pipeline: clang frontend -> opt -> llc -> link.
+
+Every stage is cached by content under ``<cache>/compile``: the frontend result
+(linked, unoptimised bitcode) is keyed by (sources, flags, target, toolchain)
+and shared by every pipeline; the optimised artifact is keyed by (frontend key,
+pipeline). A second compile of the same inputs does no work. Failures are
+results (:class:`CompileResult` with ``status`` ``compile_error`` or
+``timeout``), cached too, so a crashing pipeline costs its crash once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from costtune import process
+from costtune.benchmarks import Benchmark
+from costtune.cache import cache_dir
+from costtune.logging import get_logger
+from costtune.toolchain import Target, Toolchain, find, get_target
+
+log = get_logger(__name__)
+
+#: frontend flags that leave all optimisation to opt (FACTS.md)
+FRONTEND_FLAGS = ("-O0", "-Xclang", "-disable-O0-optnone", "-emit-llvm", "-c", "-w", "-g0")
+#: old K&R C is a hard error for clang >= 16 without these
+KR_FLAGS = ("-Wno-implicit-function-declaration", "-Wno-int-conversion",
+            "-Wno-incompatible-pointer-types")
+LLC_OPT = "-O2"
+DEFAULT_STEP_TIMEOUT = float(os.environ.get("COSTTUNE_STEP_TIMEOUT", "300"))
+ARTIFACT_FILE = "artifact.json"
+FILES = {"linked_bc": "linked.bc", "opt_ll": "opt.ll", "asm": "prog.s", "obj": "prog.o", "binary": "prog"}
+
+
+@dataclass
+class Artifact:
+    """The products of one compile, all in ``dir``."""
+
+    dir: Path
+    bench_id: str
+    target: str
+    pipeline: str  #: the new-PM text given to opt ("" = no passes)
+    spec: str  #: what the user asked for (O3, a name list, a raw pipeline)
+    ir_hash: str
+    text_hash: str
+    binary_hash: str
+    commands: list[list[str]]
+    versions: dict[str, str]
+    seconds: dict[str, float]
+    cached: bool = False
+
+    @property
+    def linked_bc(self) -> Path:
+        return self.dir / FILES["linked_bc"]
+
+    @property
+    def opt_ll(self) -> Path:
+        return self.dir / FILES["opt_ll"]
+
+    @property
+    def asm(self) -> Path:
+        return self.dir / FILES["asm"]
+
+    @property
+    def obj(self) -> Path:
+        return self.dir / FILES["obj"]
+
+    @property
+    def binary(self) -> Path:
+        return self.dir / FILES["binary"]
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["dir"] = str(self.dir)
+        d.pop("cached")
+        return d
+
+    def copy_to(self, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in FILES.values():
+            shutil.copy2(self.dir / name, out / name)
+        (out / ARTIFACT_FILE).write_text(json.dumps(self.to_json(), indent=2))
+
+
+@dataclass
+class CompileResult:
+    status: str  #: ok | compile_error | timeout
+    bench_id: str
+    target: str
+    spec: str
+    pipeline: str
+    step: str = ""  #: frontend | link-ir | opt | llc | link (the failing step)
+    stderr_tail: str = ""
+    artifact: Artifact | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def describe(self) -> str:
+        if self.ok:
+            return "ok"
+        last = self.stderr_tail.strip().splitlines()[-1:] or [""]
+        return f"{self.step} failed ({self.status}): {last[0][:300]}"
+
+
+def _sha(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else p.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ir_hash(ll_text: str) -> str:
+    """Hash of optimised IR, ignoring the module name lines."""
+    lines = [l for l in ll_text.splitlines() if not l.startswith(("; ModuleID", "source_filename"))]
+    return _sha("\n".join(lines))
+
+
+class _StepFailed(Exception):
+    def __init__(self, step: str, res: process.ProcessResult):
+        self.step, self.res = step, res
+
+
+def _step(step: str, argv: list, commands: list, seconds: dict, timeout: float, cwd=None) -> None:
+    commands.append([os.fspath(a) for a in argv])
+    res = process.run(argv, timeout=timeout, cwd=cwd)
+    seconds[step] = seconds.get(step, 0.0) + res.seconds
+    if not res.ok:
+        raise _StepFailed(step, res)
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Atomically move a finished build directory into the cache."""
+    try:
+        os.rename(tmp, final)
+    except OSError:  # another process won the race; its result is equivalent
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def frontend(bench: Benchmark, target: Target, tc: Toolchain, timeout: float) -> tuple[Path, list, dict]:
+    """Linked, unoptimised bitcode for ``bench`` (cached, shared by all pipelines)."""
+    key = _sha("frontend-v1", bench.source_hash(), target.name, tc.fingerprint, *FRONTEND_FLAGS)
+    final = cache_dir("compile", "frontend") / key
+    done = final / "frontend.json"
+    if done.exists():
+        meta = json.loads(done.read_text())
+        if meta["status"] != "ok":
+            raise _StepFailed(meta["step"], process.ProcessResult(meta["argv"], 1, b"", meta["stderr"].encode(), 0.0))
+        return final / "linked.bc", meta["commands"], {}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=final.parent))
+    commands: list = []
+    seconds: dict = {}
+    try:
+        bcs = []
+        for i, src in enumerate(bench.source_paths()):
+            bc = tmp / f"{i:03d}-{src.stem}.bc"
+            _step("frontend", [tc.clang, *target.frontend_flags, *FRONTEND_FLAGS, *KR_FLAGS,
+                               *bench.cflags, src, "-o", bc], commands, seconds, timeout, cwd=bench.root)
+            bcs.append(bc)
+        _step("link-ir", [tc["llvm-link"], *bcs, "-o", tmp / "linked.bc"], commands, seconds, timeout)
+        for bc in bcs:
+            bc.unlink()
+        status = {"status": "ok", "commands": commands}
+    except _StepFailed as e:
+        status = {"status": "timeout" if e.res.timed_out else "compile_error", "step": e.step,
+                  "argv": e.res.argv, "stderr": e.res.stderr_tail(), "commands": commands}
+    (tmp / "frontend.json").write_text(json.dumps(status))
+    _publish(tmp, final)
+    return frontend(bench, target, tc, timeout) if done.exists() else (final / "linked.bc", commands, seconds)
+
+
+def compile_benchmark(
+    bench: Benchmark,
+    pipeline: str,
+    target: str = "aarch64",
+    toolchain: Toolchain | None = None,
+    step_timeout: float | None = None,
+) -> CompileResult:
+    """Compile ``bench`` with ``pipeline`` (a preset, catalog names, or new-PM text)."""
+    from costtune.passes import resolve_pipeline
+
+    tc = toolchain or find()
+    tgt = get_target(target)
+    timeout = step_timeout or DEFAULT_STEP_TIMEOUT
+    text = resolve_pipeline(pipeline, tc.llvm)
+    base = CompileResult("ok", bench.id, tgt.name, pipeline, text)
+    try:
+        linked, fe_commands, fe_seconds = frontend(bench, tgt, tc, timeout)
+    except _StepFailed as e:
+        base.status = "timeout" if e.res.timed_out else "compile_error"
+        base.step, base.stderr_tail = e.step, e.res.stderr_tail()
+        return base
+    fe_key = linked.parent.name
+    key = _sha("artifact-v1", fe_key, text, LLC_OPT, *tgt.llc_flags, *tgt.link_flags, *bench.ldflags)
+    final = cache_dir("compile", "artifacts", key[:2]) / key
+    result_file = final / ARTIFACT_FILE
+    if result_file.exists():
+        return _load_result(final, pipeline, cached=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=final.parent))
+    commands = list(fe_commands)
+    seconds = dict(fe_seconds)
+    try:
+        shutil.copy2(linked, tmp / FILES["linked_bc"])
+        opt_argv = [tc.opt, "-S", tmp / FILES["linked_bc"], "-o", tmp / FILES["opt_ll"]]
+        if text:
+            opt_argv.insert(1, f"-passes={text}")
+        _step("opt", opt_argv, commands, seconds, timeout)
+        for filetype, out in (("asm", FILES["asm"]), ("obj", FILES["obj"])):
+            _step("llc", [tc.llc, LLC_OPT, *tgt.llc_flags, f"-filetype={filetype}",
+                          tmp / FILES["opt_ll"], "-o", tmp / out], commands, seconds, timeout)
+        _step("link", [tc.clang, *tgt.link_flags, tmp / FILES["obj"], "-o", tmp / FILES["binary"],
+                       *bench.ldflags], commands, seconds, timeout)
+        text_bin = tmp / "text.bin"
+        _step("hash", [tc["llvm-objcopy"], "-O", "binary", "--only-section=.text",
+                       tmp / FILES["binary"], text_bin], commands, seconds, timeout)
+        art = Artifact(
+            dir=final, bench_id=bench.id, target=tgt.name, pipeline=text, spec=pipeline,
+            ir_hash=ir_hash((tmp / FILES["opt_ll"]).read_text(errors="replace")),
+            text_hash=_file_sha(text_bin), binary_hash=_file_sha(tmp / FILES["binary"]),
+            commands=[[os.fspath(a) for a in c] for c in commands], versions=tc.versions,
+            seconds={k: round(v, 4) for k, v in seconds.items()},
+        )
+        text_bin.unlink()
+        payload = {"status": "ok", "artifact": art.to_json()}
+    except _StepFailed as e:
+        payload = {"status": "timeout" if e.res.timed_out else "compile_error", "step": e.step,
+                   "stderr": e.res.stderr_tail(), "commands": [[os.fspath(a) for a in c] for c in commands],
+                   "bench_id": bench.id, "target": tgt.name, "pipeline": text,
+                   "seconds": {k: round(v, 4) for k, v in seconds.items()}}
+        for name in FILES.values():  # keep failures small
+            (tmp / name).unlink(missing_ok=True)
+    (tmp / ARTIFACT_FILE).write_text(json.dumps(payload, indent=1))
+    _publish(tmp, final)
+    log.info("compiled %s [%s] -> %s (%s)", bench.id, pipeline, final, payload["status"])
+    return _load_result(final, pipeline, cached=False)
+
+
+def _load_result(final: Path, spec: str, cached: bool) -> CompileResult:
+    payload = json.loads((final / ARTIFACT_FILE).read_text())
+    if payload["status"] != "ok":
+        return CompileResult(payload["status"], payload["bench_id"], payload["target"], spec,
+                             payload["pipeline"], payload["step"], payload["stderr"], None,
+                             payload.get("seconds", {}))
+    a = dict(payload["artifact"])
+    a["dir"] = final
+    a["spec"] = spec
+    art = Artifact(**a, cached=cached)
+    return CompileResult("ok", art.bench_id, art.target, spec, art.pipeline, artifact=art,
+                         seconds={} if cached else art.seconds)
+
+
+def command_lines(art: Artifact) -> list[str]:
+    return [shlex.join(c) for c in art.commands]

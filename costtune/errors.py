@@ -1,0 +1,75 @@
+"""The costtune exception hierarchy.
+
+Every error a user can cause derives from :class:`CostTuneError`. The CLI prints
+``str(err)`` on one line and exits with ``err.exit_code``; the gRPC servicer maps
+the classes to status codes. Expected outcomes of an experiment (a pass pipeline
+that crashes opt, a binary that segfaults) are *results*, not exceptions - see
+``costtune.compile.CompileResult`` and ``costtune.measure.Measurement``.
+"""
+
+
+class CostTuneError(Exception):
+    """Root of all costtune errors."""
+
+    exit_code = 1
+
+
+class ToolchainNotFound(CostTuneError):
+    """A required tool (clang, opt, qemu-aarch64, ...) is missing."""
+
+    exit_code = 2
+
+
+class InvalidPassPipeline(CostTuneError):
+    """A pass name is unknown or a pipeline is malformed."""
+
+    exit_code = 2
+
+
+class UnknownBenchmark(CostTuneError):
+    """A benchmark or suite name that does not exist."""
+
+    exit_code = 2
+
+
+class BenchmarkError(CostTuneError):
+    """A benchmark exists but is broken (bad manifest, missing inputs)."""
+
+
+class CompileError(CostTuneError):
+    """Compilation failed; carries the failing step and the tool's stderr tail."""
+
+    def __init__(self, message, step=None, stderr_tail=""):
+        super().__init__(message)
+        self.step = step
+        self.stderr_tail = stderr_tail
+
+
+class MeasurementError(CostTuneError):
+    """A measurement could not be taken (runner or plugin problem)."""
+
+
+class RecordStoreError(CostTuneError):
+    """The records database cannot be opened, written or read."""
+
+
+class DatasetError(CostTuneError):
+    """Not enough or malformed data to build a dataset."""
+
+
+class TokenizerError(CostTuneError):
+    """A tokenizer cannot be trained, merged or loaded."""
+
+
+class ModelLoadError(CostTuneError):
+    """A model directory is missing, corrupt or inconsistent."""
+
+
+class ConfigError(CostTuneError):
+    """A configuration file or value is invalid."""
+
+    exit_code = 2
+
+
+class ServerError(CostTuneError):
+    """The scoring server is unreachable or refused a request."""

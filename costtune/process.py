@@ -1,0 +1,132 @@
+"""The only place in costtune that starts subprocesses.
+
+Commands are argv lists (never a shell string), every call has a timeout, the
+child runs in its own process group and the whole group is killed when the
+timeout fires or the caller is interrupted. Tool failures come back as a
+:class:`ProcessResult` value; only misuse (an empty argv, a missing executable
+when ``check_exists``) raises.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from costtune.logging import get_logger
+
+log = get_logger("process")
+
+#: The environment binaries under test see: fixed and minimal, so that
+#: instruction counts do not move with the caller's environment.
+MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C", "LC_ALL": "C"}
+
+DEFAULT_TIMEOUT = 120.0
+
+
+@dataclass
+class ProcessResult:
+    argv: list[str]
+    returncode: int | None  # None when killed by the timeout
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    @property
+    def signal(self) -> int | None:
+        """The signal number that ended the child, if any."""
+        if self.returncode is not None and self.returncode < 0:
+            return -self.returncode
+        return None
+
+    def stderr_tail(self, n: int = 2000) -> str:
+        return self.stderr[-n:].decode("utf-8", "replace")
+
+    def describe(self) -> str:
+        if self.timed_out:
+            return f"timed out after {self.seconds:.1f}s"
+        if self.signal:
+            try:
+                name = signal.Signals(self.signal).name
+            except ValueError:
+                name = f"signal {self.signal}"
+            return f"killed by {name}"
+        return f"exit code {self.returncode}"
+
+
+def run(
+    argv: Sequence[str | os.PathLike],
+    *,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    cwd: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    stdout_path: Path | None = None,
+) -> ProcessResult:
+    """Run ``argv`` and return its result; never raises for a failing child.
+
+    ``env=None`` inherits the caller's environment; pass :data:`MINIMAL_ENV`
+    (or a copy) for a reproducible one. ``stdout_path`` streams stdout to a file
+    instead of memory (for large outputs).
+    """
+    argv = [os.fspath(a) for a in argv]
+    if not argv:
+        raise ValueError("empty argv")
+    log.debug("run: %s%s", shlex.join(argv), f" (cwd={cwd})" if cwd else "")
+    start = time.perf_counter()
+    out_file = open(stdout_path, "wb") if stdout_path else None
+    try:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=out_file or subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except FileNotFoundError as e:
+            return ProcessResult(argv, 127, b"", f"{e}".encode(), time.perf_counter() - start)
+        except PermissionError as e:
+            return ProcessResult(argv, 126, b"", f"{e}".encode(), time.perf_counter() - start)
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, err = proc.communicate()
+            timed_out = True
+        except BaseException:
+            _kill_group(proc)
+            proc.communicate()
+            raise
+    finally:
+        if out_file:
+            out_file.close()
+    seconds = time.perf_counter() - start
+    return ProcessResult(
+        argv,
+        None if timed_out else proc.returncode,
+        out or b"",
+        err or b"",
+        seconds,
+        timed_out,
+    )
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

