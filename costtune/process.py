@@ -28,6 +28,17 @@ MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C", "LC_ALL": "C"}
 
 DEFAULT_TIMEOUT = 120.0
 
+try:  # Linux: the child dies with its parent, so a killed costtune leaves no orphans
+    import ctypes
+
+    _libc = ctypes.CDLL(None, use_errno=True)
+    _PR_SET_PDEATHSIG = 1
+
+    def _die_with_parent() -> None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+except (OSError, AttributeError):  # pragma: no cover - not Linux
+    _die_with_parent = None
+
 
 @dataclass
 class ProcessResult:
@@ -80,6 +91,8 @@ def run(
     instead of memory (for large outputs).
     """
     argv = [os.fspath(a) for a in argv]
+    # (run() always waits for its child on the calling thread, so the parent-death
+    # signal, which fires when that thread ends, cannot hit a child still in use)
     if not argv:
         raise ValueError("empty argv")
     log.debug("run: %s%s", shlex.join(argv), f" (cwd={cwd})" if cwd else "")
@@ -95,6 +108,7 @@ def run(
                 stdout=out_file or subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         except FileNotFoundError as e:
             return ProcessResult(argv, 127, b"", f"{e}".encode(), time.perf_counter() - start)

@@ -33,3 +33,31 @@ def test_timeout_kills_the_whole_group():
 def test_signal_is_reported():
     r = process.run([sys.executable, "-c", "import os,signal; os.kill(os.getpid(), signal.SIGSEGV)"], timeout=30)
     assert r.signal == 11 and "SIGSEGV" in r.describe()
+
+
+def test_children_die_with_a_killed_parent(tmp_path):
+    """A costtune process killed with SIGKILL leaves no tool running (collect resumes cleanly)."""
+    import os
+    import signal
+    import subprocess
+
+    pidfile = tmp_path / "child.pid"
+    child_py = tmp_path / "child.py"
+    child_py.write_text(f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n")
+    code = f"import sys; from costtune import process; process.run([sys.executable, {str(child_py)!r}], timeout=300)"
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 30
+    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child = int(pidfile.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("child outlived its killed parent")

@@ -1,0 +1,84 @@
+"""costtune records stats|export|import: look into and move a records database."""
+
+from __future__ import annotations
+
+import json
+
+from costtune.records import FORMATS, export_records, import_records, stats
+
+
+def register(sub):
+    p = sub.add_parser("records", help="summarise, export or import a records database")
+    s = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    st = s.add_parser("stats", help="per program: counts by status, best value vs O3, failure rate")
+    st.add_argument("--db", required=True, help="a path, sqlite:///PATH or postgresql://USER@HOST/DB")
+    st.add_argument("--metric", help="only this metric")
+    st.add_argument("--benchmark", help="only this program (suite/name)")
+    st.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    st.set_defaults(func=run_stats)
+
+    ex = s.add_parser("export", help="write records as research text files or JSON lines")
+    ex.add_argument("--db", required=True)
+    ex.add_argument("--format", required=True, choices=FORMATS)
+    ex.add_argument("--out", required=True, help="a directory (research) or a file (jsonl)")
+    ex.add_argument("--metric", help="only this metric")
+    ex.add_argument("--benchmark", help="only this program (suite/name)")
+    ex.set_defaults(func=run_export)
+
+    im = s.add_parser("import", help="read research text files or JSON lines into a database")
+    im.add_argument("path", help="a research .txt file or a directory of them, or a .jsonl file")
+    im.add_argument("--db", required=True)
+    im.add_argument("--format", required=True, choices=FORMATS)
+    im.add_argument("--suite", help="research: the suite the file names belong to (e.g. cbench)")
+    im.add_argument("--metric", help="research: the metric of the values (insns | wall)")
+    im.add_argument("--target", default="aarch64", help="research: the target (default: aarch64)")
+    im.add_argument("--repeat", type=int, help="research: the repeat knob the values were taken with")
+    im.add_argument("--llvm", type=int, help="research: LLVM version whose catalog renders the sequences")
+    im.set_defaults(func=run_import)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.0f}" if float(v).is_integer() or abs(v) >= 1000 else f"{v:.4g}"
+
+
+def run_stats(args) -> int:
+    rows = stats(args.db, metric=args.metric, benchmark=args.benchmark)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=2))
+        return 0
+    if not rows:
+        print("no records")
+        return 0
+    statuses = [k for k in rows[0].by_status if any(r.by_status.get(k) for r in rows)] or ["ok"]
+    width = max(len(r.benchmark) for r in rows)
+    head = (f"{'benchmark':<{width}} {'metric':<6} {'total':>6} "
+            + " ".join(f"{k[:13]:>13}" for k in statuses)
+            + f" {'reused':>6} {'fail%':>6} {'O0':>12} {'O3':>12} {'best':>12} {'best/O3':>8}  best")
+    print(head)
+    for r in rows:
+        ratio = f"{r.best_vs_o3:.3f}" if r.best_vs_o3 is not None else "-"
+        print(f"{r.benchmark:<{width}} {r.metric:<6} {r.total:>6} "
+              + " ".join(f"{r.by_status.get(k, 0):>13}" for k in statuses)
+              + f" {r.reused:>6} {r.failure_rate * 100:>5.1f}% {_fmt(r.o0):>12} {_fmt(r.o3):>12} "
+              f"{_fmt(r.best):>12} {ratio:>8}  {r.best_label}")
+    return 0
+
+
+def run_export(args) -> int:
+    s = export_records(args.db, args.format, args.out, metric=args.metric, benchmark=args.benchmark)
+    print(f"exported {s.records} records to {s.out} ({len(s.files)} file(s))")
+    return 0
+
+
+def run_import(args) -> int:
+    kwargs = {}
+    if args.format == "research":
+        kwargs = dict(suite=args.suite, metric=args.metric, target=args.target, repeat=args.repeat,
+                      llvm=args.llvm)
+    s = import_records(args.db, args.format, args.path, **kwargs)
+    print(f"imported {s.inserted} of {s.read} records from {s.files} file(s) into {args.db}"
+          f" ({s.skipped} already there)")
+    return 0
