@@ -1,0 +1,55 @@
+"""costtune measure BENCH --passes P --target T --metric insns|wall [--runner R]."""
+
+import json
+
+from costtune import toolchain
+from costtune.benchmarks import get_benchmark
+from costtune.compile import compile_benchmark
+from costtune.errors import CompileError
+from costtune.measure import METRICS, RUNNER_NAMES, WallConfig, measure
+
+
+def register(sub):
+    p = sub.add_parser("measure", help="compile a benchmark and measure it (insns or wall time)")
+    p.add_argument("bench", metavar="BENCH", help="suite/name, e.g. builtin/crc32")
+    p.add_argument("--passes", default="O3", help="O0..O3|Os|Oz, catalog names a,b,c, or a new-PM pipeline")
+    p.add_argument("--target", default="aarch64", choices=sorted(toolchain.TARGETS))
+    p.add_argument("--metric", default="insns", choices=METRICS)
+    p.add_argument("--runner", help=f"{' | '.join(RUNNER_NAMES)} (default: qemu for aarch64 or insns, "
+                                    "local for host wall); ssh options via COSTTUNE_SSH_OPTS")
+    p.add_argument("--repeat", type=int, help="the benchmark's repeat knob (default: its own)")
+    p.add_argument("--timeout", type=float, help="seconds for one run on the runner")
+    p.add_argument("--no-check", action="store_true", help="skip the comparison with the O0 reference output")
+    p.add_argument("--max-runs", type=int, default=30, help="wall: most timed runs")
+    p.add_argument("--rel-ci", type=float, default=0.01, help="wall: stop when the 95%% CI half-width < this x mean")
+    p.add_argument("--budget", type=float, default=60.0, help="wall: seconds of timed runs at most")
+    p.add_argument("--llvm", type=int, help="LLVM major version")
+    p.add_argument("--cbench-root", help="cBench checkout (for cbench/...)")
+    p.add_argument("--json", action="store_true", help="print the measurement as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    bench = get_benchmark(args.bench, cbench_root=args.cbench_root)
+    tc = toolchain.find(args.llvm)
+    res = compile_benchmark(bench, args.passes, args.target, tc)
+    if not res.ok:
+        raise CompileError(f"{bench.id} [{args.passes}]: {res.describe()}", res.step, res.stderr_tail)
+    wall = WallConfig(min_runs=min(3, args.max_runs), max_runs=args.max_runs, rel_ci=args.rel_ci,
+                      budget_s=args.budget)
+    m = measure(res.artifact, bench, args.metric, runner=args.runner, repeat=args.repeat,
+                check=not args.no_check, timeout=args.timeout, wall=wall, toolchain=tc)
+    if args.json:
+        out = m.to_dict()
+        out["passes"] = args.passes
+        out["binary_hash"] = res.artifact.binary_hash
+        print(json.dumps(out, indent=2))
+    else:
+        value = "-" if m.value is None else (f"{m.value:.0f}" if m.metric == "insns" else f"{m.value:.6f} s")
+        ci = "-" if not m.ci_halfwidth or not m.value else f"+-{m.ci_halfwidth / m.value * 100:.2f}%"
+        print(f"{'bench':<24} {'passes':<10} {'metric':<6} {'value':>16} {'status':<12} {'n':>3} {'ci95':>9}  runner")
+        print(f"{bench.id:<24} {args.passes[:10]:<10} {m.metric:<6} {value:>16} {m.status:<12} {m.n:>3} {ci:>9}  "
+              f"{m.runner}")
+        if m.detail:
+            print(f"  {m.detail}")
+    return 0 if m.ok else 1

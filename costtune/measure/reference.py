@@ -1,0 +1,146 @@
+"""Reference outputs: what a correct build of a benchmark prints and writes.
+
+The reference is the O0 build (no optimisation pass can have miscompiled it),
+run once on this machine (qemu for aarch64, natively for host). Its stdout and
+output files are stored as hashes plus truncated text in
+``<cache>/measure/reference/<key>.json``, keyed by everything that can change
+them: the benchmark's sources and flags, rendered args and environment, input
+contents, the target and the toolchain fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from costtune.benchmarks import Benchmark
+from costtune.cache import cache_dir
+from costtune.errors import BenchmarkError
+from costtune.logging import get_logger
+from costtune.measure._base import RunJob, RunResult, sha256
+from costtune.process import MINIMAL_ENV
+
+log = get_logger(__name__)
+
+VERSION = 1
+HEAD_CHARS = 2000  #: how much of stdout / each output file is kept as text
+#: the O0 build runs slower than the candidates the benchmark's timeout was set for
+O0_TIMEOUT_FACTOR = 3.0
+
+
+@dataclass
+class Reference:
+    key: str
+    bench_id: str
+    target: str
+    repeat: int
+    args: list[str]
+    returncode: int
+    stdout_hash: str
+    stdout_head: str
+    stdout_len: int
+    outputs: dict[str, str | None] = field(default_factory=dict)  #: name -> sha256 (None: not written)
+    output_heads: dict[str, str] = field(default_factory=dict)
+    compare_stdout: bool = True
+    seconds: float = 0.0
+    version: int = VERSION
+
+    def compare(self, result: RunResult) -> str:
+        """'' when ``result`` matches, else a one-line reason."""
+        if self.compare_stdout and result.stdout is not None:
+            got = sha256(result.stdout)
+            if got != self.stdout_hash:
+                return f"stdout differs from the reference ({_first_diff(self.stdout_head, result.stdout)})"
+        for name, want in self.outputs.items():
+            got = sha256((result.outputs or {}).get(name))
+            if got != want:
+                return f"output file {name} {'missing' if got is None else 'differs from the reference'}"
+        return ""
+
+
+def _first_diff(head: str, got: bytes) -> str:
+    text = got.decode("utf-8", "replace")
+    for i, (a, b) in enumerate(zip(head, text)):
+        if a != b:
+            line = head.count("\n", 0, i) + 1
+            return f"first difference at line {line}"
+    return f"{len(got)} bytes vs a longer/shorter reference" if len(text) != len(head) else "differs after the kept head"
+
+
+def job_for(bench: Benchmark, binary: Path, target: str, repeat: int | None, timeout: float) -> RunJob:
+    """The run job of ``bench`` (fixed minimal environment, rendered args)."""
+    env = dict(MINIMAL_ENV)
+    env.update(bench.render_env(repeat))
+    return RunJob(binary=binary, args=bench.render_args(repeat), env=env, inputs=list(bench.inputs),
+                  outputs=list(bench.outputs), timeout=timeout, target=target)
+
+
+def reference_key(bench: Benchmark, target: str, repeat: int | None, fingerprint: str) -> str:
+    h = hashlib.sha256()
+    env = sorted(bench.render_env(repeat).items())
+    for part in (f"reference-v{VERSION}", bench.id, bench.source_hash(), "\0".join(bench.ldflags),
+                 "\0".join(bench.render_args(repeat)), json.dumps(env), "\0".join(bench.outputs),
+                 target, fingerprint, str(bench.compare_stdout)):
+        h.update(part.encode())
+        h.update(b"\0")
+    for p in bench.inputs:
+        h.update(Path(p).name.encode())
+        h.update(hashlib.sha256(Path(p).read_bytes()).digest())
+    return h.hexdigest()
+
+
+def reference_output(bench: Benchmark, target: str = "aarch64", repeat: int | None = None, *,
+                     toolchain=None, refresh: bool = False) -> Reference:
+    """The cached reference of ``bench`` (built at O0 and run on first use).
+
+    Raises :class:`~costtune.errors.BenchmarkError` when the O0 build does not
+    compile or does not run cleanly - the benchmark, not a candidate, is broken.
+    """
+    from costtune.compile import compile_benchmark
+    from costtune.measure.registry import get_runner
+    from costtune.toolchain import find
+
+    tc = toolchain or find()
+    r = bench.repeat if repeat is None else repeat
+    key = reference_key(bench, target, r, tc.fingerprint)
+    path = cache_dir("measure", "reference") / f"{key}.json"
+    if path.is_file() and not refresh:
+        try:
+            data = json.loads(path.read_text())
+            if data.get("version") == VERSION:
+                return Reference(**data)
+        except (ValueError, TypeError):
+            log.warning("ignoring unreadable reference %s", path)
+    res = compile_benchmark(bench, "O0", target, tc)
+    if not res.ok:
+        raise BenchmarkError(f"{bench.id}: the O0 reference build fails: {res.describe()}")
+    with get_runner(None, target, "wall") as runner:
+        timeout = bench.timeout * runner.timeout_factor * O0_TIMEOUT_FACTOR
+        (run,) = runner.run(job_for(bench, res.artifact.binary, target, r, timeout), 1)
+    if not run.ok:
+        tail = run.stderr_tail.strip().splitlines()[-1:] or [""]
+        raise BenchmarkError(f"{bench.id}: the O0 reference run failed on {runner.spec} "
+                             f"({run.describe()}) {tail[0][:200]}".rstrip())
+    outputs = run.outputs or {}
+    ref = Reference(
+        key=key, bench_id=bench.id, target=target, repeat=r, args=bench.render_args(r),
+        returncode=run.returncode, stdout_hash=sha256(run.stdout or b""),
+        stdout_head=(run.stdout or b"")[:HEAD_CHARS].decode("utf-8", "replace"),
+        stdout_len=len(run.stdout or b""),
+        outputs={k: sha256(v) for k, v in outputs.items()},
+        output_heads={k: v[:HEAD_CHARS].decode("utf-8", "replace") for k, v in outputs.items() if v is not None},
+        compare_stdout=bench.compare_stdout, seconds=round(run.seconds, 4),
+    )
+    missing = [k for k, v in ref.outputs.items() if v is None]
+    if missing:
+        raise BenchmarkError(f"{bench.id}: the O0 reference run did not write {', '.join(missing)}")
+    fd, tmp = tempfile.mkstemp(prefix=".ref-", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(asdict(ref), f, indent=1)
+    os.replace(tmp, path)
+    log.info("reference for %s (%s, repeat %d): %d bytes of stdout", bench.id, target, r, ref.stdout_len)
+    return ref
