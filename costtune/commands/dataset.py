@@ -1,0 +1,69 @@
+"""costtune dataset --db URL --out DIR [--n 100] [--eps 0.3] [--repr asm|ir] ..."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from costtune.dataset import DEFAULT_SPLIT, REPRS, DatasetConfig, build_dataset, parse_split
+from costtune.errors import DatasetError
+
+
+def _split(text: str):
+    try:
+        return parse_split(text)
+    except DatasetError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def register(sub):
+    p = sub.add_parser("dataset", help="build pairwise and ranking training data from a records database",
+                       description="Step-sample each program's measured candidates, recompile them, pair "
+                                   "those whose relative gap exceeds eps, and split by program.")
+    p.add_argument("--db", required=True, help="records database: file path, sqlite:///PATH or postgresql://...")
+    p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument("--benchmarks", nargs="+", metavar="B", help="programs to use (suite/name; default: all in the DB)")
+    p.add_argument("--n", type=int, default=100, help="candidates step-sampled per program (default 100)")
+    p.add_argument("--eps", type=float, default=0.3, help="pairs need (slow - fast) / slow > eps (default 0.3)")
+    p.add_argument("--repr", default="asm", choices=REPRS, help="asm: normalised AArch64 objdump; ir: LLVM IR")
+    p.add_argument("--metric", default="insns", help="the records' metric (default insns)")
+    p.add_argument("--target", default="aarch64", help="the records' target (default aarch64)")
+    p.add_argument("--split", type=_split, metavar="TR,VA,TE",
+                   help="fractions of programs for train,validation,test (default "
+                        f"{','.join(map(str, DEFAULT_SPLIT))}, which needs >= 3 programs; given "
+                        "explicitly, splits may come out empty, e.g. 1,0,0 = all train)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, pair sampling and label order")
+    p.add_argument("--max-pairs-per-program", type=int, metavar="M",
+                   help="a seeded sample of at most M pairs per program (default: all)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel recompiles (default 1)")
+    p.add_argument("--no-verify-hash", action="store_true",
+                   help="keep candidates whose recompiled binary differs from the measured one")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG latency plots")
+    p.add_argument("--cbench-root", help="cBench checkout (for cbench/... programs)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    cfg = DatasetConfig(
+        db=args.db, out=args.out, benchmarks=args.benchmarks, n=args.n, eps=args.eps, repr=args.repr,
+        metric=args.metric, target=args.target, split=args.split or DEFAULT_SPLIT,
+        split_explicit=args.split is not None, seed=args.seed,
+        max_pairs_per_program=args.max_pairs_per_program, verify_hash=not args.no_verify_hash,
+        jobs=args.jobs, plots=not args.no_plots, cbench_root=args.cbench_root)
+    s = build_dataset(cfg, progress=sys.stderr.isatty())
+    width = max([len("program")] + [len(p.program) for p in s.programs])
+    print(f"{'program':<{width}} {'records':>7} {'unique':>6} {'sampled':>7} {'pairs':>7}  {'split':<10}  note")
+    for p in s.programs:
+        notes = [p.skipped] if p.skipped else [f"dropped {v} {k}" for k, v in sorted(p.dropped.items())]
+        if p.other_groups:
+            notes.append(f"{p.other_groups} records of another repeat/runner/toolchain/source left out")
+        note = "; ".join(notes)
+        print(f"{p.program:<{width}} {p.records:>7} {p.unique:>6} {p.sampled:>7} {p.pairs:>7}  "
+              f"{p.split or '-':<10}  {note}")
+    print()
+    print(f"{'split':<10} {'programs':>8} {'candidates':>10} {'pairs':>7} {'faster':>7} {'slower':>7}")
+    for name, c in s.split_counts.items():
+        print(f"{name:<10} {c['programs']:>8} {c['candidates']:>10} {c['pairs']:>7} {c['faster']:>7} "
+              f"{c['slower']:>7}")
+    print(f"\n{len(s.used)} programs, {s.total_candidates} candidates, {s.total_pairs} pairs "
+          f"(eps {cfg.eps}, n {cfg.n}, repr {cfg.repr}) in {s.out} ({s.seconds:.1f} s)")
+    return 0
