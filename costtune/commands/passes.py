@@ -1,0 +1,75 @@
+"""costtune passes list|refresh|validate: the pass catalog of an LLVM version."""
+
+from pathlib import Path
+
+from costtune.passes import LEVELS
+
+
+def register(sub):
+    p = sub.add_parser("passes", help="the LLVM pass catalog (list, refresh from opt)")
+    cmds = p.add_subparsers(dest="passes_command", metavar="ACTION")
+
+    ls = cmds.add_parser("list", help="show the catalog")
+    ls.add_argument("--llvm", type=int, help="LLVM major version (default: the toolchain's)")
+    ls.add_argument("--level", choices=LEVELS)
+    ls.add_argument("--safe", action="store_true", help="only passes random search may use")
+    ls.set_defaults(func=run_list)
+
+    rf = cmds.add_parser("refresh", help="rebuild passes/llvm-N/passes.csv from opt and a crash probe")
+    rf.add_argument("--llvm", type=int, required=True)
+    rf.add_argument("--sequences", type=int, default=30, help="random sequences compiled and run")
+    rf.add_argument("--jobs", type=int, default=2)
+    rf.add_argument("--seed", type=int, default=0)
+    rf.set_defaults(func=run_refresh)
+
+    va = cmds.add_parser("validate", help="share of random safe pipelines that build and run correctly")
+    va.add_argument("--llvm", type=int, required=True)
+    va.add_argument("-n", type=int, default=1000)
+    va.add_argument("--per-pipeline", type=int, help="programs per pipeline (default: all)")
+    va.add_argument("--jobs", type=int, default=2)
+    va.add_argument("--seed", type=int, default=1)
+    va.add_argument("--out", type=Path, help="JSON report")
+    va.set_defaults(func=run_validate)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _llvm(args) -> int:
+    if args.llvm:
+        return args.llvm
+    from costtune import toolchain
+
+    return toolchain.find(require_qemu=False).llvm
+
+
+def run_list(args) -> int:
+    from costtune.passes import load_catalog
+
+    cat = load_catalog(_llvm(args))
+    rows = [r for r in cat.rows if (not args.level or r.level == args.level) and (r.safe or not args.safe)]
+    width = max([len(r.name) for r in rows] + [4])
+    print(f"{'name':<{width}}  {'level':<9}  safe  reason")
+    for r in rows:
+        print(f"{r.name:<{width}}  {r.level:<9}  {'yes' if r.safe else 'no':<4}  {r.reason}")
+    print(f"# LLVM {cat.llvm}: {len(rows)} passes shown, {len(cat.safe_names())} of {len(cat)} safe ({cat.path})")
+    return 0
+
+
+def run_refresh(args) -> int:
+    import sys
+
+    from costtune.passes_probe import format_probe, probe
+
+    rep = probe(args.llvm, args.sequences, args.jobs, args.seed,
+                progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(format_probe(rep))
+    return 0
+
+
+def run_validate(args) -> int:
+    from costtune.passes_probe import format_validation, validate
+
+    out = args.out or Path(f"validate-llvm{args.llvm}.json")
+    rep = validate(args.llvm, args.n, args.seed, args.jobs, None, args.per_pipeline, out)
+    print(format_validation(rep))
+    print(f"JSON: {out}")
+    return 0 if rep.pipeline_rate >= 0.99 else 1
