@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import shutil
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def find_include(csmith: Path | None = None) -> Path:
 
 
 def csmith_version(csmith: Path) -> str:
-    res = process.run([csmith, "--version"], timeout=30)
+    res = process.run([csmith, "--version"], timeout=30, cwd=tempfile.gettempdir())
     return (res.stdout or res.stderr).decode("utf-8", "replace").strip()
 
 
@@ -94,7 +95,9 @@ def generate(csmith: Path, seed: int, out: Path, options: tuple[str, ...] = DEFA
     """Write csmith's program for ``seed`` to ``out`` (atomically)."""
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     # stdout, not --output: csmith writes its options (the path too) into the header
-    res = process.run([csmith, "--seed", str(seed), *options], timeout=GENERATE_TIMEOUT, stdout_path=tmp)
+    # cwd: csmith drops a platform.info file into its working directory
+    res = process.run([csmith, "--seed", str(seed), *options], timeout=GENERATE_TIMEOUT, stdout_path=tmp,
+                      cwd=out.parent)
     if not res.ok or not tmp.is_file() or tmp.stat().st_size == 0:
         tmp.unlink(missing_ok=True)
         raise BenchmarkError(f"csmith --seed {seed} failed: {res.describe()} {res.stderr_tail(300)}")
