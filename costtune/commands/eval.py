@@ -1,0 +1,51 @@
+"""costtune eval --model DIR (--data DIR | --db URL --benchmarks B...) [--json FILE]."""
+
+import json
+import sys
+
+
+def register(sub):
+    p = sub.add_parser("eval", help="ranking metrics of a model on held-out programs, beside baselines")
+    p.add_argument("--model", required=True, help="trained model directory")
+    p.add_argument("--data", help="dataset directory: test split = held-out programs, train split fits the GBM")
+    p.add_argument("--db", help="records database URL: evaluate on these measured candidates")
+    p.add_argument("--benchmarks", nargs="*", help="programs to evaluate (suite/name); with --db required")
+    p.add_argument("--eps", type=float, default=0.02, help="pairs count when max/min latency - 1 > eps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' = stdout only JSON)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from costtune.errors import ConfigError
+    from costtune.model.config import CostModelConfig
+    from costtune.model.data import load_from_db, load_ranking, split_programs
+    from costtune.model.evaluate import evaluate, format_table
+
+    if not args.data and not args.db:
+        raise ConfigError("eval needs --data DIR or --db URL --benchmarks ...")
+    mcfg = CostModelConfig.load(args.model)
+    train = None
+    if args.data:
+        cands = load_ranking(args.data, mcfg.repr)
+        held = mcfg.metrics.get("test_programs") or None
+        train, test = split_programs(cands, seed=mcfg.train.get("seed", 0), test_programs=args.benchmarks or held)
+    if args.db:
+        if not args.benchmarks:
+            raise ConfigError("--db needs --benchmarks suite/name ...")
+        test = load_from_db(args.db, args.benchmarks, mcfg.repr)
+    rep = evaluate(args.model, test, train, eps=args.eps, seed=args.seed, device=args.device, threads=args.threads)
+    js = json.dumps(rep.to_dict(), indent=2)
+    if args.json == "-":
+        print(js)
+        return 0
+    print(format_table(rep))
+    if args.json:
+        with open(args.json, "w") as fh:
+            fh.write(js + "\n")
+        print(f"JSON written to {args.json}", file=sys.stderr)
+    else:
+        print(js)
+    return 0

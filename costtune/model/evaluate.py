@@ -1,0 +1,110 @@
+"""Evaluate a cost model on held-out programs beside the baselines (``costtune eval``).
+
+Every scorer sees the same candidates and the same pairs. Metrics per program and
+overall: pairwise accuracy (pairs with a relative gap > eps, pooled over programs),
+Kendall tau, top-1 and top-5 score (means over programs).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+from costtune.errors import DatasetError
+from costtune.logging import get_logger
+from costtune.model.baselines import OpcodeGBM, RandomScorer, StaticCount
+from costtune.model.data import Candidate, group_by_program
+from costtune.model.metrics import program_metrics
+
+log = get_logger(__name__)
+
+__all__ = ["EvalReport", "evaluate", "evaluate_scorers", "format_table"]
+
+
+@dataclass
+class EvalReport:
+    eps: float
+    programs: list[str]
+    overall: dict = field(default_factory=dict)  #: scorer -> metrics
+    per_program: dict = field(default_factory=dict)  #: scorer -> program -> metrics
+    seconds: dict = field(default_factory=dict)  #: scorer -> scoring seconds
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _overall(per: dict[str, dict]) -> dict:
+    ms = list(per.values())
+    pairs = sum(m["pairs"] for m in ms)
+    correct = sum(m["correct"] for m in ms)
+
+    def mean(k):
+        vals = [m[k] for m in ms if not math.isnan(m[k])]
+        return sum(vals) / len(vals) if vals else float("nan")
+
+    return {"programs": len(ms), "candidates": sum(m["n"] for m in ms), "pairs": pairs,
+            "pair_acc": correct / pairs if pairs else float("nan"), "kendall_tau": mean("kendall_tau"),
+            "top1": mean("top1"), "top5": mean("top5")}
+
+
+def evaluate_scorers(scorers: dict, test: list[Candidate], eps: float) -> EvalReport:
+    """``scorers``: name -> callable(list[Candidate]) -> costs (lower = faster)."""
+    groups = {p: g for p, g in sorted(group_by_program(test).items()) if len(g) >= 2}
+    if not groups:
+        raise DatasetError("no held-out program has two or more candidates to rank")
+    rep = EvalReport(eps, sorted(groups))
+    for name, fn in scorers.items():
+        t0 = time.time()
+        per = {}
+        for p, g in groups.items():
+            per[p] = program_metrics([c.latency for c in g], list(fn(g)), eps)
+        rep.per_program[name] = per
+        rep.overall[name] = _overall(per)
+        rep.seconds[name] = round(time.time() - t0, 2)
+    return rep
+
+
+def evaluate(model_dir, test: list[Candidate], train: list[Candidate] | None, *, eps: float = 0.02,
+             seed: int = 0, device: str = "cpu", threads: int = 1) -> EvalReport:
+    """The model in ``model_dir`` and the baselines on ``test`` (GBM fitted on ``train``)."""
+    from costtune.model.costmodel import CostModel
+
+    model = CostModel.from_pretrained(model_dir, device=device, threads=threads)
+    refs = {}
+    if model.config.weights == "profile":
+        from costtune.model.train import profiles_for
+
+        refs = profiles_for([c.program for c in test], model.config.profile_pipeline)
+    scorers = {"model": lambda g: model.score([c.functions for c in g], refs.get(g[0].program))}
+    scorers["static_insns"] = StaticCount().score
+    if refs:  # the same profile the model gets, on static counts: what the weights alone buy
+        from costtune.model.profile import candidate_weights
+
+        def weighted_static(g):
+            out = []
+            for c in g:
+                w = candidate_weights(c.functions, refs[c.program])
+                out.append(sum(w[f] * StaticCount.count(t) for f, t in c.functions.items()))
+            return out
+
+        scorers["static_x_profile"] = weighted_static
+    if train:
+        scorers["opcode_gbm"] = OpcodeGBM(seed=seed).fit(train).score
+    scorers["random"] = RandomScorer(seed).score
+    return evaluate_scorers(scorers, test, eps)
+
+
+def format_table(rep: EvalReport) -> str:
+    cols = ("pair_acc", "kendall_tau", "top1", "top5", "pairs")
+    lines = [f"{'scorer':<18}" + "".join(f"{c:>12}" for c in cols)]
+    for name, m in rep.overall.items():
+        lines.append(f"{name:<18}" + "".join(f"{m[c]:>12.3f}" if c != "pairs" else f"{m[c]:>12d}" for c in cols))
+    lines.append("")
+    lines.append(f"per program (pair_acc / top1), eps={rep.eps}:")
+    names = list(rep.overall)
+    lines.append(f"{'program':<28}" + "".join(f"{n:>18}" for n in names))
+    for p in rep.programs:
+        cells = "".join(f"{rep.per_program[n][p]['pair_acc']:>10.3f} /{rep.per_program[n][p]['top1']:>6.3f}" for n in names)
+        lines.append(f"{p:<28}" + cells)
+    return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""Ranking metrics within one program: pairwise accuracy, Kendall tau, top-k score.
+
+Lower is better for both the true costs (latencies) and the predicted scores.
+"""
+
+from __future__ import annotations
+
+__all__ = ["pairwise_counts", "kendall_tau", "topk_score", "program_metrics"]
+
+
+def pairwise_counts(true: list[float], pred: list[float], eps: float) -> tuple[int, int]:
+    """(correct, total) over pairs whose true costs differ by more than ``eps`` (relative).
+
+    A tie in the prediction counts as half correct.
+    """
+    correct2 = total = 0
+    n = len(true)
+    for i in range(n):
+        for j in range(n):
+            if true[i] > true[j] * (1 + eps):
+                total += 1
+                correct2 += 2 if pred[i] > pred[j] else (1 if pred[i] == pred[j] else 0)
+    return correct2 / 2, total
+
+
+def kendall_tau(true: list[float], pred: list[float]) -> float:
+    """Kendall's tau-b (ties in either list handled); 0.0 when undefined."""
+    n = len(true)
+    conc = disc = tt = tp = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            a = (true[i] > true[j]) - (true[i] < true[j])
+            b = (pred[i] > pred[j]) - (pred[i] < pred[j])
+            if a == 0 and b == 0:
+                continue
+            if a == 0:
+                tt += 1
+            elif b == 0:
+                tp += 1
+            elif a == b:
+                conc += 1
+            else:
+                disc += 1
+    denom = ((conc + disc + tt) * (conc + disc + tp)) ** 0.5
+    return (conc - disc) / denom if denom else 0.0
+
+
+def topk_score(true: list[float], pred: list[float], k: int) -> float:
+    """best true cost / true cost of the best among the k candidates predicted best (1.0 = found it)."""
+    order = sorted(range(len(pred)), key=lambda i: (pred[i], i))[:k]
+    return min(true) / min(true[i] for i in order)
+
+
+def program_metrics(true: list[float], pred: list[float], eps: float) -> dict:
+    c, t = pairwise_counts(true, pred, eps)
+    return {"n": len(true), "pairs": t, "correct": c, "pair_acc": c / t if t else float("nan"),
+            "kendall_tau": kendall_tau(true, pred), "top1": topk_score(true, pred, 1),
+            "top5": topk_score(true, pred, 5)}
