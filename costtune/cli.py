@@ -34,10 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
             module = importlib.import_module(f"costtune.commands.{name}")
         except ModuleNotFoundError as e:
             if e.name == f"costtune.commands.{name}":
-                continue  # not built yet
-            raise
+                continue
+            # a third-party package this command needs is not installed: the other
+            # commands still work, this one says what is missing
+            p = sub.add_parser(name, help=f"(unavailable: needs the Python package '{e.name}')")
+            p.set_defaults(func=_unavailable(name, e.name))
+            continue
         module.register(sub)
     return parser
+
+
+def _unavailable(command: str, package: str):
+    def run(args):
+        raise CostTuneError(f"costtune {command} needs the Python package '{package}' (pip install -e . installs it)")
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -28,16 +29,13 @@ MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C", "LC_ALL": "C"}
 
 DEFAULT_TIMEOUT = 120.0
 
-try:  # Linux: the child dies with its parent, so a killed costtune leaves no orphans
-    import ctypes
-
-    _libc = ctypes.CDLL(None, use_errno=True)
-    _PR_SET_PDEATHSIG = 1
-
-    def _die_with_parent() -> None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-except (OSError, AttributeError):  # pragma: no cover - not Linux
-    _die_with_parent = None
+#: util-linux's setpriv execs the command with a parent-death signal set, so a killed
+#: costtune leaves no orphaned tool running. (A preexec_fn calling prctl would do the
+#: same but forces a full fork() that runs Python in the child, which crashes in
+#: processes with gRPC's fork handlers.) The signal fires when the *thread* that
+#: started the child ends; run() always waits on that thread, so that is safe.
+_SETPRIV = shutil.which("setpriv")
+_PDEATHSIG = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 
 
 @dataclass
@@ -75,6 +73,13 @@ class ProcessResult:
         return f"exit code {self.returncode}"
 
 
+def _with_pdeathsig(argv: list[str]) -> list[str]:
+    exe = argv[0]
+    found = os.access(exe, os.X_OK) if os.path.sep in exe else shutil.which(exe)
+    # a missing program is left to Popen, which reports it as FileNotFoundError
+    return _PDEATHSIG + argv if _PDEATHSIG and found else argv
+
+
 def run(
     argv: Sequence[str | os.PathLike],
     *,
@@ -91,8 +96,6 @@ def run(
     instead of memory (for large outputs).
     """
     argv = [os.fspath(a) for a in argv]
-    # (run() always waits for its child on the calling thread, so the parent-death
-    # signal, which fires when that thread ends, cannot hit a child still in use)
     if not argv:
         raise ValueError("empty argv")
     log.debug("run: %s%s", shlex.join(argv), f" (cwd={cwd})" if cwd else "")
@@ -101,14 +104,13 @@ def run(
     try:
         try:
             proc = subprocess.Popen(
-                argv,
+                _with_pdeathsig(argv),
                 cwd=cwd,
                 env=dict(env) if env is not None else None,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=out_file or subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
             )
         except FileNotFoundError as e:
             return ProcessResult(argv, 127, b"", f"{e}".encode(), time.perf_counter() - start)

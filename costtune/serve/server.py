@@ -1,0 +1,520 @@
+"""The gRPC scoring server.
+
+Loads the model once (health is NOT_SERVING until it has), gathers concurrent
+requests into batches for the model, caches costs by content hash, enforces
+request limits, answers ``Stats``, and stops gracefully on SIGTERM/SIGINT.
+
+The model is a :class:`costtune.serve.adapter.ServedModel` or anything with the
+same surface: ``score(items) -> list[float]`` where an item is a listing (str) or
+a ``{function: listing}`` mapping; ``batchable`` (may candidates of different
+requests share one ``score`` call); ``info()`` (name, head, repr, base, version,
+parameters, device); ``compare(code1, code2, prompt=None)``; ``clear_cache()``.
+
+Errors: a malformed message (bytes that do not parse), an empty or inconsistent
+request, an unknown representation -> INVALID_ARGUMENT; more candidates than
+``max_candidates`` or a message over ``max_request_bytes`` -> RESOURCE_EXHAUSTED;
+a model name other than the one loaded, an unknown benchmark -> NOT_FOUND; a
+candidate pipeline that does not compile -> FAILED_PRECONDITION. None of these
+stops the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import threading
+import time
+from collections import OrderedDict, deque
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from costtune.errors import CostTuneError
+from costtune.logging import get_logger
+from costtune.serve import costtune_pb2 as pb
+from costtune.serve.errors import code_for
+
+log = get_logger(__name__)
+SERVICE = pb.DESCRIPTOR.services_by_name["CostModelService"].full_name
+REPRS = ("asm", "ir")
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 50051  #: 0 = pick a free port
+    max_candidates: int = 1024  #: per request; more -> RESOURCE_EXHAUSTED
+    max_request_bytes: int = 32 << 20  #: gRPC receive limit; larger -> RESOURCE_EXHAUSTED
+    max_batch: int = 64  #: candidates per model call (rank head; pairwise-sft scores one request per call)
+    batch_wait_ms: float = 2.0  #: how long the batcher waits for more requests once one is queued
+    cache: bool = True  #: False: no candidate cache, and the model's function cache is cleared per call
+    cache_size: int = 100_000  #: cached candidate costs (LRU, by content hash)
+    workers: int = 16  #: gRPC handler threads
+    target: str = "aarch64"  #: compile target for candidates given as pipelines
+    threads: int | None = None  #: torch CPU threads (None = torch's default)
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.max_candidates < 1 or self.max_batch < 1 or self.max_request_bytes < 1024:
+            raise ValueError("max_candidates and max_batch must be >= 1, max_request_bytes >= 1024")
+
+
+def content_key(item, repr_: str) -> str:
+    h = hashlib.sha256(repr_.encode())
+    if isinstance(item, dict):
+        h.update(b"\0functions\0" + json.dumps(list(item.items())).encode())
+    else:
+        h.update(b"\0text\0" + item.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+class _Malformed:
+    """Stands for a message that did not parse (answered with INVALID_ARGUMENT by the handler)."""
+
+    def __init__(self, kind: str, err: Exception):
+        self.message = f"malformed {kind}: {type(err).__name__}: {str(err)[:200]}"
+
+
+def _parser(cls):
+    def parse(data: bytes):
+        try:
+            return cls.FromString(data)
+        except Exception as e:  # noqa: BLE001 - DecodeError and friends
+            return _Malformed(cls.DESCRIPTOR.full_name, e)
+
+    return parse
+
+
+class _Batcher:
+    """One thread that owns the model: gathers jobs (one per request) into model calls.
+
+    For a batchable model, jobs of concurrent requests are concatenated up to
+    ``max_batch`` items (a job is never split); otherwise each job is one call. When a
+    combined call fails, its jobs are retried one by one, so one request's bad input
+    cannot fail another's.
+    """
+
+    def __init__(self, model, max_batch: int, wait_s: float, clear_each: bool):
+        self.model, self.max_batch, self.wait_s, self.clear_each = model, max_batch, wait_s, clear_each
+        self.batchable = bool(getattr(model, "batchable", True))
+        self.cv = threading.Condition()
+        self.pending: deque = deque()  # (items, Future)
+        self.batches = 0
+        self.batch_items = 0
+        self.max_seen = 0
+        self.stopped = False
+        self.thread = threading.Thread(target=self._loop, name="costtune-batcher", daemon=True)
+        self.thread.start()
+
+    def submit(self, items: list) -> futures.Future:
+        fut: futures.Future = futures.Future()
+        with self.cv:
+            if self.stopped:
+                raise CostTuneError("server is shutting down")
+            self.pending.append((items, fut))
+            self.cv.notify()
+        return fut
+
+    def stop(self) -> None:
+        with self.cv:
+            self.stopped = True
+            self.cv.notify()
+        self.thread.join(timeout=30)
+
+    def _take(self) -> list:
+        jobs = [self.pending.popleft()]
+        n = len(jobs[0][0])
+        while self.batchable and self.pending and n + len(self.pending[0][0]) <= self.max_batch:
+            job = self.pending.popleft()
+            jobs.append(job)
+            n += len(job[0])
+        return jobs
+
+    def _loop(self) -> None:
+        while True:
+            with self.cv:
+                while not self.pending and not self.stopped:
+                    self.cv.wait()
+                if self.stopped and not self.pending:
+                    return
+                if self.batchable:
+                    deadline = time.monotonic() + self.wait_s
+                    while sum(len(j[0]) for j in self.pending) < self.max_batch and not self.stopped:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self.cv.wait(left)
+                jobs = self._take()
+            self._run(jobs)
+
+    def _call(self, items: list) -> list[float]:
+        if self.clear_each and hasattr(self.model, "clear_cache"):
+            self.model.clear_cache()
+        self.batches += 1
+        self.batch_items += len(items)
+        self.max_seen = max(self.max_seen, len(items))
+        costs = self.model.score(items)
+        if len(costs) != len(items):
+            raise CostTuneError(f"model returned {len(costs)} costs for {len(items)} candidates")
+        return costs
+
+    def _run(self, jobs: list) -> None:
+        try:
+            costs = self._call([it for items, _ in jobs for it in items])
+        except Exception as e:  # noqa: BLE001 - reported to the requests, the server goes on
+            if len(jobs) > 1:
+                for job in jobs:
+                    self._run([job])
+                return
+            log.exception("model call failed")
+            jobs[0][1].set_exception(e)
+            return
+        at = 0
+        for items, fut in jobs:
+            fut.set_result([float(c) for c in costs[at:at + len(items)]])
+            at += len(items)
+
+
+class _LRU:
+    def __init__(self, size: int):
+        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            v = self.data.get(key)
+            if v is not None:
+                self.data.move_to_end(key)
+            return v
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class ScoringService:
+    """The CostModelService handlers (registered with :meth:`handler`)."""
+
+    def __init__(self, config: ServerConfig):
+        self.config = config
+        self.model = None
+        self.info: dict = {}
+        self.batcher: _Batcher | None = None
+        self.cache = _LRU(config.cache_size)
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self.counters = {"requests": 0, "candidates": 0, "errors": 0, "cache_hits": 0, "cache_misses": 0}
+        self.latencies: deque = deque(maxlen=20_000)
+
+    # -- life cycle -------------------------------------------------------
+    def set_model(self, model) -> None:
+        self.info = dict(model.info()) if hasattr(model, "info") else {}
+        self.batcher = _Batcher(model, self.config.max_batch, self.config.batch_wait_ms / 1000,
+                                clear_each=not self.config.cache)
+        self.model = model
+
+    def stop(self) -> None:
+        if self.batcher:
+            self.batcher.stop()
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """Method handlers that parse requests themselves, so malformed bytes get INVALID_ARGUMENT."""
+        uu, ss = grpc.unary_unary_rpc_method_handler, grpc.stream_stream_rpc_method_handler
+        ser = lambda cls: cls.SerializeToString  # noqa: E731
+        return grpc.method_handlers_generic_handler(SERVICE, {
+            "Score": uu(self.Score, _parser(pb.ScoreRequest), ser(pb.ScoreResponse)),
+            "Rank": uu(self.Rank, _parser(pb.ScoreRequest), ser(pb.RankResponse)),
+            "ScoreStream": ss(self.ScoreStream, _parser(pb.ScoreRequest), ser(pb.ScoreResponse)),
+            "Compare": uu(self.Compare, _parser(pb.CompareRequest), ser(pb.CompareResponse)),
+            "ModelInfo": uu(self.ModelInfo, _parser(pb.ModelInfoRequest), ser(pb.ModelInfoResponse)),
+            "Stats": uu(self.Stats, _parser(pb.StatsRequest), ser(pb.StatsResponse)),
+        })
+
+    # -- helpers ------------------------------------------------------------
+    def _abort(self, context, code: grpc.StatusCode, message: str):
+        with self.lock:
+            self.counters["errors"] += 1
+        context.abort(code, message)
+
+    def _check(self, request, context, needs_model: bool = True) -> None:
+        if isinstance(request, _Malformed):
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        if needs_model and self.model is None:
+            self._abort(context, grpc.StatusCode.UNAVAILABLE, "model is still loading")
+        name = self.info.get("name", "")
+        if getattr(request, "model", "") and request.model != name:
+            self._abort(context, grpc.StatusCode.NOT_FOUND, f"unknown model '{request.model}' (serving '{name}')")
+
+    def _items(self, request, context) -> list:
+        n = len(request.candidates)
+        if n == 0:
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no candidates")
+        if n > self.config.max_candidates:
+            self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"{n} candidates exceed the limit of {self.config.max_candidates} per request")
+        model_repr = self.info.get("repr", "asm")
+        if request.repr and request.repr not in REPRS:
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"unknown repr '{request.repr}' (asm|ir)")
+        if request.repr and request.repr != model_repr:
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                        f"request repr '{request.repr}' does not match the model's '{model_repr}'")
+        items = []
+        for i, c in enumerate(request.candidates):
+            kinds = [k for k in ("pipeline", "text", "functions") if getattr(c, k)]
+            if len(kinds) != 1:
+                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                            f"candidate {i}: give exactly one of pipeline, text, functions "
+                            f"(got {' and '.join(kinds) or 'none'})")
+            if c.pipeline:
+                items.append(("pipeline", c.pipeline))
+            elif c.text:
+                items.append(c.text)
+            else:
+                fns = {f.name: f.text for f in c.functions}
+                if len(fns) != len(c.functions):
+                    self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"candidate {i}: duplicate function names")
+                items.append(fns)
+        if any(isinstance(x, tuple) for x in items):
+            if not request.benchmark:
+                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "candidates with pipelines need a benchmark")
+            items = self._compile(request, items, context, model_repr)
+        return items
+
+    def _compile(self, request, items, context, model_repr):
+        from costtune.asm import program_functions
+        from costtune.benchmarks import get_benchmark
+        from costtune.compile import compile_benchmark
+
+        target = request.target or self.config.target
+        try:
+            bench = get_benchmark(request.benchmark)
+        except CostTuneError as e:
+            self._abort(context, code_for(e), str(e))
+        out = []
+        for item in items:
+            if not isinstance(item, tuple):
+                out.append(item)
+                continue
+            try:
+                res = compile_benchmark(bench, item[1], target)
+            except CostTuneError as e:
+                self._abort(context, code_for(e), str(e))
+            if not res.ok:
+                self._abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                            f"{bench.id} [{item[1]}]: {res.describe()}")
+            out.append(program_functions(res.artifact, model_repr))
+        return out
+
+    def _score(self, request, context) -> tuple[list[float], int]:
+        self._check(request, context)
+        start = time.perf_counter()
+        items = self._items(request, context)
+        repr_ = self.info.get("repr", "asm")
+        use_cache = self.config.cache and self.batcher.batchable
+        keys = [content_key(it, repr_) for it in items]
+        costs: list = [self.cache.get(k) for k in keys] if use_cache else [None] * len(items)
+        missing: dict[str, list[int]] = {}
+        for i, (k, c) in enumerate(zip(keys, costs)):
+            if c is None:
+                missing.setdefault(k, []).append(i)
+        hits = len(items) - sum(len(v) for v in missing.values())
+        if missing:
+            order = list(missing)
+            # a pairwise-sft model ranks the candidates of one call against each other: send them all
+            todo = [items[missing[k][0]] for k in order] if use_cache else items
+            try:
+                values = self.batcher.submit(todo).result()
+            except Exception as e:  # noqa: BLE001
+                self._abort(context, code_for(e), f"model failed: {type(e).__name__}: {e}")
+            if use_cache:
+                for k, v in zip(order, values):
+                    self.cache.put(k, v)
+                    for i in missing[k]:
+                        costs[i] = v
+            else:
+                costs = values
+        with self.lock:
+            self.counters["requests"] += 1
+            self.counters["candidates"] += len(items)
+            self.counters["cache_hits"] += hits
+            self.counters["cache_misses"] += len(items) - hits
+            self.latencies.append((time.perf_counter() - start) * 1000)
+        return [float(c) for c in costs], hits
+
+    # -- RPCs -------------------------------------------------------------
+    def Score(self, request, context):
+        costs, hits = self._score(request, context)
+        return pb.ScoreResponse(costs=costs, ids=[c.id for c in request.candidates],
+                                model=self.info.get("name", ""), cache_hits=hits)
+
+    def Rank(self, request, context):
+        costs, _ = self._score(request, context)
+        order = sorted(range(len(costs)), key=lambda i: (costs[i], i))
+        return pb.RankResponse(order=order, costs=costs, model=self.info.get("name", ""))
+
+    def ScoreStream(self, request_iterator, context):
+        for request in request_iterator:
+            yield self.Score(request, context)
+
+    def Compare(self, request, context):
+        self._check(request, context)
+        if not hasattr(self.model, "compare"):
+            self._abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                        f"model '{self.info.get('name', '')}' (head {self.info.get('head')}) has no Compare")
+        if not request.prompt and not (request.code1 and request.code2):
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "give a prompt, or code1 and code2")
+        start = time.perf_counter()
+        try:
+            prediction, p = self.model.compare(request.code1, request.code2, prompt=request.prompt or None)
+        except CostTuneError as e:
+            code = code_for(e)
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT if code == grpc.StatusCode.INTERNAL else code,
+                        str(e))
+        with self.lock:
+            self.counters["requests"] += 1
+            self.latencies.append((time.perf_counter() - start) * 1000)
+        return pb.CompareResponse(prediction=prediction, p_code1_faster=float(p))
+
+    def ModelInfo(self, request, context):
+        self._check(request, context)
+        i = self.info
+        return pb.ModelInfoResponse(name=i.get("name", ""), head=i.get("head", ""), repr=i.get("repr", ""),
+                                    base=i.get("base", ""), version=str(i.get("version", "")),
+                                    parameters=int(i.get("parameters", 0)), device=i.get("device", ""))
+
+    def Stats(self, request, context):
+        import numpy as np
+
+        self._check(request, context, needs_model=False)
+        with self.lock:
+            c = dict(self.counters)
+            lat = list(self.latencies)
+        b = self.batcher
+        return pb.StatsResponse(
+            requests=c["requests"], candidates=c["candidates"], errors=c["errors"],
+            batches=b.batches if b else 0,
+            mean_batch_size=(b.batch_items / b.batches) if b and b.batches else 0.0,
+            max_batch_size=b.max_seen if b else 0,
+            cache_hits=c["cache_hits"], cache_misses=c["cache_misses"],
+            p50_latency_ms=float(np.percentile(lat, 50)) if lat else 0.0,
+            p99_latency_ms=float(np.percentile(lat, 99)) if lat else 0.0,
+            uptime_s=time.monotonic() - self.started, rss_bytes=rss_bytes(),
+            function_cache_hits=int(getattr(self.model, "cache_hits", 0)),
+            function_cache_misses=int(getattr(self.model, "cache_misses", 0)),
+            cache_entries=len(self.cache),
+        )
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+class RunningServer:
+    """A started server: ``port``, ``loaded`` (an Event), ``load_error``, ``wait()``, ``stop()``."""
+
+    def __init__(self, server, service, health_servicer, port):
+        self.server, self.service, self.health, self.port = server, service, health_servicer, port
+        self.loaded = threading.Event()
+        self.load_error: Exception | None = None
+        self.loader: threading.Thread | None = None
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Refuse new calls, let running ones finish within ``grace`` seconds, stop the batcher."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self.service.stop()
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+
+def start(load_model: Callable[[], object], config: ServerConfig | None = None) -> RunningServer:
+    """Start serving on ``config.host:config.port``; the model loads in a background thread."""
+    config = config or ServerConfig()
+    options = [("grpc.max_receive_message_length", config.max_request_bytes),
+               ("grpc.max_send_message_length", 64 << 20),
+               ("grpc.so_reuseport", 0)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="costtune-rpc"),
+                         options=options)
+    service = ScoringService(config)
+    server.add_generic_rpc_handlers((service.handler(),))
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection((SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    try:
+        port = server.add_insecure_port(f"{config.host}:{config.port}")
+    except RuntimeError as e:
+        raise CostTuneError(f"cannot listen on {config.host}:{config.port}: {e}") from None
+    if port == 0:
+        raise CostTuneError(f"cannot listen on {config.host}:{config.port}")
+    server.start()
+    running = RunningServer(server, service, health_servicer, port)
+
+    def _load():
+        try:
+            service.set_model(load_model())
+        except Exception as e:  # noqa: BLE001 - health stays NOT_SERVING; serve() re-raises
+            log.error("model failed to load: %s", e)
+            running.load_error = e
+            running.loaded.set()
+            return
+        for name in ("", SERVICE):
+            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("model loaded: %s", service.info)
+        running.loaded.set()
+
+    running.loader = threading.Thread(target=_load, name="costtune-model-loader", daemon=True)
+    running.loader.start()
+    return running
+
+
+def serve(model: str, config: ServerConfig, on_event: Callable[..., None] | None = None) -> int:
+    """Run until SIGTERM/SIGINT (the ``costtune serve`` entry point); returns 0 after a clean stop.
+
+    ``on_event(kind, **details)`` is told ``listening`` (host, port), ``serving`` (info)
+    and ``stopped`` - the CLI prints them. A model directory that is missing or not a
+    costtune model fails with :class:`ModelLoadError` before the server listens.
+    """
+    from costtune.serve.adapter import ServedModel, resolve_model_dir
+
+    on_event = on_event or (lambda kind, **kw: None)
+    directory = resolve_model_dir(model)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        running = start(lambda: ServedModel.load(directory, device=config.device, threads=config.threads), config)
+        log.info("costtune serving %s on %s:%d", directory, config.host, running.port)
+        on_event("listening", host=config.host, port=running.port)
+        while not running.loaded.wait(0.2):
+            if stop.is_set():
+                break
+        if running.load_error is not None:
+            running.stop(0)
+            raise running.load_error
+        if running.loaded.is_set():
+            on_event("serving", info=running.service.info)
+        while not stop.wait(0.5):
+            pass
+        running.stop()
+        on_event("stopped")
+        return 0
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
