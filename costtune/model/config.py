@@ -113,6 +113,9 @@ class TrainConfig(_YamlConfig):
     eps: float = 0.02  # a pair counts when max/min latency - 1 > eps
     mse_weight: float = 1.0  # weight of the squared error on log-latency differences (beside RankNet)
     length_feature: bool = True  # give the head log(tokens) of each chunk: cost grows with code size
+    # recompute activations in backward: a step keeps every chunk of a candidate group alive,
+    # which for a 135M+ base does not fit even 80 GB without it
+    gradient_checkpointing: bool = False
     # none: program cost = logsumexp of function scores; profile: + log(weight of the function in a
     # block profile of the reference build, carried through inlining) - see costtune.model.profile
     weights: str = "none"

@@ -1,0 +1,120 @@
+"""Side by side: random search, Optuna TPE, and proxy-guided TPE, same programs, same budget.
+
+    .venv/bin/python benchmarks/bench_search.py --benchmarks bitcount sorting sha256 --budget 40 \
+        [--model DIR] [--k 16] [--repeat 1] [--flat] [--out bench_search_out] [--json]
+
+Each method gets its own study storage and records database (fresh, so no method reuses
+another's measurements) in OUT/<method>/. Per program and method it reports the best
+instruction count against O3, and how many real measurements the method needed to reach
+the final result of unguided TPE. ``--flat`` adds random search over the flat
+random-sequence space. Prints a table and writes OUT/bench_search.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from costtune.search import SearchConfig, run_search  # noqa: E402
+
+METHODS = {  # name -> SearchConfig overrides
+    "random": dict(sampler="random"),
+    "tpe": dict(sampler="tpe"),
+    "proxy": dict(sampler="proxy"),
+}
+
+
+def reach(history: list, target: float | None) -> int | None:
+    """1-based number of measurements after which best-so-far <= target."""
+    if target is None:
+        return None
+    for i, v in enumerate(history, 1):
+        if v is not None and v <= target * (1 + 1e-12):
+            return i
+    return None
+
+
+def geomean(xs):
+    xs = [x for x in xs if x]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", default="builtin")
+    ap.add_argument("--benchmarks", nargs="+", default=["bitcount", "sorting", "sha256"])
+    ap.add_argument("--budget", type=int, default=40)
+    ap.add_argument("--k", type=int, default=16)
+    ap.add_argument("--model", default="")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--flat", action="store_true", help="also random search over the flat space")
+    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--out", default="bench_search_out")
+    ap.add_argument("--fresh", action="store_true", help="delete OUT first (otherwise studies resume)")
+    ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    args = ap.parse_args(argv)
+
+    out = Path(args.out)
+    if args.fresh and out.exists():
+        shutil.rmtree(out)
+    methods = {m: METHODS[m] for m in args.methods}
+    if args.flat:
+        methods["random-flat"] = dict(sampler="random", space="flat")
+    results = {}
+    for name, over in methods.items():
+        cfg = SearchConfig(suite=args.suite, benchmarks=args.benchmarks, budget=args.budget, k=args.k,
+                           model=args.model, repeat=args.repeat, seed=args.seed, out=str(out / name),
+                           progress=True, **over)
+        t0 = time.perf_counter()
+        res = run_search(cfg)
+        results[name] = {"seconds": round(time.perf_counter() - t0, 1),
+                         "programs": {p.benchmark: {"o3": p.o3_value, "best": p.best_value, "speedup": p.speedup,
+                                                    "measurements": p.measurements, "trials": p.trials,
+                                                    "history": p.history, "best_pipeline": p.best_pipeline}
+                                      for p in res.programs}}
+    tpe_final = {b: min(v for v in r["history"] if v is not None)
+                 for b, r in results.get("tpe", {}).get("programs", {}).items()}
+    for name, r in results.items():
+        for b, p in r["programs"].items():
+            p["to_reach_tpe"] = reach(p["history"], tpe_final.get(b))
+        r["geomean_speedup"] = geomean([p["speedup"] for p in r["programs"].values()])
+        hits = [p["to_reach_tpe"] for p in r["programs"].values()]
+        r["reached_tpe"] = sum(h is not None for h in hits)
+        r["mean_to_reach_tpe"] = (sum(h for h in hits if h) / len([h for h in hits if h])) if any(hits) else None
+    report = {"suite": args.suite, "benchmarks": args.benchmarks, "budget": args.budget, "k": args.k,
+              "model": args.model or "default", "repeat": args.repeat, "seed": args.seed, "methods": results}
+    (out / "bench_search.json").write_text(json.dumps(report, indent=2))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    progs = list(results[next(iter(results))]["programs"])
+    w = max(len(p) for p in progs + ["geomean"])
+    print(f"budget {args.budget} real measurements per program, k={args.k}, repeat={args.repeat}; "
+          "cells: O3/best (measurements to reach TPE's final best)")
+    print(f"{'program':<{w}}  " + "  ".join(f"{m:>16}" for m in results))
+    for b in progs:
+        cells = []
+        for m in results:
+            p = results[m]["programs"][b]
+            rt = p["to_reach_tpe"]
+            cells.append(f"{p['speedup']:.4f} ({rt if rt else '-':>3})")
+        print(f"{b:<{w}}  " + "  ".join(f"{c:>16}" for c in cells))
+    print(f"{'geomean':<{w}}  " + "  ".join(f"{results[m]['geomean_speedup']:>16.4f}" for m in results))
+    print(f"{'reached TPE':<{w}}  " + "  ".join(f"{results[m]['reached_tpe']:>13}/{len(progs):<2}" for m in results))
+    print(f"{'mean to reach':<{w}}  " + "  ".join(
+        f"{results[m]['mean_to_reach_tpe']:>16.1f}" if results[m]["mean_to_reach_tpe"] else f"{'-':>16}" for m in results))
+    print(f"{'seconds':<{w}}  " + "  ".join(f"{results[m]['seconds']:>16.0f}" for m in results))
+    print(f"JSON: {out / 'bench_search.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

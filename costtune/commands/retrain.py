@@ -1,0 +1,25 @@
+"""costtune retrain: retrain a cost model (LoRA) offline on the pairs a records database holds."""
+
+from __future__ import annotations
+
+from costtune.search import retrain_model
+
+
+def register(sub):
+    p = sub.add_parser("retrain", help="retrain a cost model on the measured candidates of a records database")
+    p.add_argument("--db", required=True, help="records database: a path, sqlite:///PATH or postgresql://...")
+    p.add_argument("--model", required=True, help="the model directory to start from (its base, tokenizer, settings)")
+    p.add_argument("--out", required=True, help="where the retrained model and its data go (model in OUT/model)")
+    p.add_argument("--benchmarks", nargs="+", metavar="B", help="programs to train on, suite/name (default: all)")
+    p.add_argument("--epochs", type=float, help="training epochs (default: the model's own setting)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    p.add_argument("--target", default="aarch64", choices=["aarch64", "host"])
+    p.add_argument("--metric", default="insns", choices=["insns", "wall"])
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    path = retrain_model(args.db, args.model, args.out, args.benchmarks, epochs=args.epochs, threads=args.threads,
+                         target=args.target, metric=args.metric)
+    print(f"retrained model written to {path}")
+    return 0

@@ -1,0 +1,58 @@
+"""costtune search: autotune programs' pass pipelines with an Optuna study per program."""
+
+from __future__ import annotations
+
+import json
+
+from costtune.search import SAMPLERS, SPACES, SearchConfig, run_search
+
+
+def register(sub):
+    p = sub.add_parser("search", help="autotune pass pipelines: Optuna + cost-model screening + real measurements")
+    p.add_argument("--config", help="a SearchConfig YAML (tuner_configs/search_*.yaml); flags override it")
+    p.add_argument("--suite", help="builtin | cbench | csmith | DIR (default: builtin)")
+    p.add_argument("--benchmarks", nargs="+", metavar="B", help="programs of the suite to search")
+    p.add_argument("--budget", type=int, help="real measurements per program, O3 baseline included (default: 50)")
+    p.add_argument("--model", help="cost-model directory (default: the shipped default model)")
+    p.add_argument("--server", help="HOST:PORT of a costtune scoring server, instead of --model")
+    p.add_argument("--storage", help="Optuna RDB URL (default: sqlite:///OUT/search.db; postgresql://... to share)")
+    p.add_argument("--db", help="records database URL or path (default: OUT/records.db)")
+    p.add_argument("--k", type=int, help="proposals the model screens per trial (default: 16)")
+    p.add_argument("--sampler", choices=SAMPLERS, help="proxy (TPE + model screening, default) | tpe | random")
+    p.add_argument("--space", choices=SPACES, help="o3-edits (default) | flat")
+    p.add_argument("--retrain-every", type=int, help="retrain the model after this many new measurements")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--repeat", type=int, help="the programs' repeat knob (default: each program's own)")
+    p.add_argument("--out", help="output directory (default: search_out)")
+    p.add_argument("--study-prefix", help="study names are PREFIX:suite/name:space (default: costtune)")
+    p.add_argument("--llvm", type=int)
+    p.add_argument("--cbench-root")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    config = SearchConfig.load(args.config) if args.config else SearchConfig.from_dict({"budget": args.budget or 50})
+    config = config.override(
+        suite=args.suite, benchmarks=args.benchmarks, budget=args.budget, model=args.model, server=args.server,
+        storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
+        retrain_every=args.retrain_every, seed=args.seed, repeat=args.repeat, out=args.out,
+        study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,
+        progress=False if args.no_progress else None)
+    res = run_search(config)
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2))
+        return 0
+    width = max([len(p.benchmark) for p in res.programs] + [9])
+    print(f"{'program':<{width}}  {'O3 insns':>12}  {'best insns':>12}  {'O3/best':>8}  {'meas':>5}  {'trials':>6}")
+    for p in res.programs:
+        sp = f"{p.speedup:.4f}" if p.speedup else "-"
+        print(f"{p.benchmark:<{width}}  {p.o3_value or 0:>12.0f}  {p.best_value or 0:>12.0f}  {sp:>8}  "
+              f"{p.measurements:>5}  {p.trials:>6}")
+    g = res.geomean_speedup
+    print(f"{'geomean':<{width}}  {'':>12}  {'':>12}  {g:>8.4f}" if g else "geomean -")
+    print(f"sampler {res.sampler}, space {res.space}{', ' + res.model if res.model else ''}"
+          f"{f', {res.retrains} retraining round(s)' if res.retrains else ''}; {res.seconds:.0f} s")
+    print(f"best pipelines, summary.json and progress.png in {res.out}; study {res.storage}; records {res.db}")
+    return 0

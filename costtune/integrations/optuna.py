@@ -1,0 +1,100 @@
+"""An Optuna sampler that screens proposals with a cost model.
+
+:class:`CostModelSampler` wraps any sampler. For each trial it draws ``k``
+complete proposals from the base sampler (``sample_independent`` once per
+parameter per proposal, over the fixed ``search_space`` you give it, or over
+the intersection of the parameters of the study's finished trials), hands them
+to ``scorer`` (a list of parameter dicts -> a list of costs, lower = better; a
+cost of ``inf`` means "do not pick"), and returns the proposal with the lowest
+cost. Only that one is evaluated by your objective, so expensive evaluations
+go to the candidates the model likes best. Parameters outside the screened
+space go to the base sampler as usual.
+
+In your own study, about ten lines::
+
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from costtune.integrations.optuna import CostModelSampler
+    from costtune.search.scorer import make_scorer, pipeline_scorer
+
+    passes = ["licm", "gvn", "loop-unroll", "instcombine", "simplifycfg"]
+    space = {f"p{i}": CategoricalDistribution(passes) for i in range(6)}
+    to_pipeline = lambda p: ",".join(p[f"p{i}"] for i in range(6))    # catalog names; costtune nests them
+    scorer = pipeline_scorer("builtin/sha256", to_pipeline, make_scorer(model=None, server=None))
+    sampler = CostModelSampler(optuna.samplers.TPESampler(seed=0), scorer, k=16, search_space=space)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: my_measure(to_pipeline({n: t.suggest_categorical(n, passes) for n in space})),
+                   n_trials=30)
+
+``scorer`` may be any callable, e.g. ``lambda props: model.score([functions_of(p) for p in props])``.
+The sampler stores the chosen proposal's predicted cost and rank in the trial's
+system attributes (``costtune:predicted``, ``costtune:k``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.search_space import IntersectionSearchSpace
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
+
+__all__ = ["CostModelSampler"]
+
+Scorer = Callable[[Sequence[dict]], Sequence[float]]
+
+
+class CostModelSampler(BaseSampler):
+    """Draw ``k`` proposals from ``base_sampler``; return the one ``scorer`` ranks best."""
+
+    def __init__(self, base_sampler: BaseSampler | None, scorer: Scorer, k: int = 16,
+                 search_space: dict[str, BaseDistribution] | None = None):
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        self.base = base_sampler or RandomSampler()
+        self.scorer = scorer
+        self.k = k
+        self.search_space = dict(search_space) if search_space is not None else None
+        self._intersection = IntersectionSearchSpace()
+        self.last_costs: list[float] = []  #: costs of the last trial's proposals (for inspection)
+
+    def reseed_rng(self) -> None:
+        self.base.reseed_rng()
+
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        if self.search_space is not None:
+            return dict(self.search_space)
+        return {n: d for n, d in self._intersection.calculate(study).items() if not d.single()}
+
+    def sample_relative(self, study: Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict:
+        if not search_space:
+            return {}
+        proposals = []
+        for _ in range(self.k):
+            proposals.append({name: self.base.sample_independent(study, trial, name, dist)
+                              for name, dist in search_space.items()})
+        costs = [float(c) for c in self.scorer(proposals)]
+        if len(costs) != len(proposals):
+            raise ValueError(f"scorer returned {len(costs)} costs for {len(proposals)} proposals")
+        self.last_costs = costs
+        finite = [i for i, c in enumerate(costs) if not math.isnan(c)]
+        best = min(finite, key=lambda i: (costs[i], i)) if finite else 0
+        study._storage.set_trial_system_attr(trial._trial_id, "costtune:predicted",
+                                             costs[best] if math.isfinite(costs[best]) else None)
+        study._storage.set_trial_system_attr(trial._trial_id, "costtune:k", len(proposals))
+        return proposals[best]
+
+    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution):
+        return self.base.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self.base.before_trial(study, trial)
+
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        self.base.after_trial(study, trial, state, values)

@@ -1,0 +1,115 @@
+"""SearchConfig: one ``costtune search`` run, loaded from ``tuner_configs/search_*.yaml``.
+
+Flags on the command line override single fields (``override``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from costtune.errors import ConfigError
+
+__all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES"]
+
+SAMPLERS = ("proxy", "tpe", "random")
+OBJECTIVES = ("ratio", "insns")
+
+
+@dataclass
+class SearchConfig:
+    suite: str = "builtin"
+    benchmarks: list = field(default_factory=list)  # program names in the suite (required)
+    budget: int = 50  # real measurements per program (the O3 baseline counts as one)
+    sampler: str = "proxy"  # proxy: TPE + cost-model screening | tpe | random
+    k: int = 16  # proposals the cost model screens per trial (proxy only)
+    space: str = "o3-edits"  # o3-edits | flat (see costtune.search.space)
+    slots: int = 8  # edit slots of the o3-edits space
+    length: int = 30  # slots of the flat space
+    model: str = ""  # cost-model directory ("" = the shipped default model)
+    server: str = ""  # HOST:PORT of a costtune scoring server (instead of --model)
+    storage: str = ""  # Optuna RDB URL ("" = sqlite:///OUT/search.db); postgresql://... for many workers
+    db: str = ""  # records database ("" = OUT/records.db)
+    out: str = "search_out"  # tables, best pipelines, plot
+    study_prefix: str = "costtune"  # study name = PREFIX:suite/name:space
+    seed: int = 0
+    target: str = "aarch64"
+    metric: str = "insns"
+    objective: str = "ratio"  # ratio: value / O3 value (lower is better) | insns: the raw count
+    repeat: int | None = None  # the program's repeat knob (None: the program's default)
+    runner: str | None = None  # qemu | local | ssh://... (None: the default for target and metric)
+    fail_value: float = 2.0  # ratio told for a candidate that fails (crash, wrong output, compile error)
+    max_trials_factor: float = 10.0  # stop after budget x this many trials even if dedupe hits keep coming (they are free)
+    retrain_every: int = 0  # retrain the model after this many new measurements (0: never)
+    retrain_epochs: float = 2.0  # epochs of each background retraining
+    threads: int = 1  # torch threads for scoring (and retraining)
+    startup_trials: int = 10  # TPE's random start-up trials
+    heartbeat: int = 10  # seconds between trial heartbeats (a dead worker's trial fails after 3x)
+    llvm: int | None = None
+    cbench_root: str | None = None
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.budget < 1:
+            raise ConfigError("--budget must be >= 1 (real measurements per program)")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"--sampler must be one of {', '.join(SAMPLERS)}")
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}")
+        if self.k < 1:
+            raise ConfigError("--k must be >= 1")
+        if self.retrain_every < 0:
+            raise ConfigError("--retrain-every must be >= 0")
+        if self.repeat is not None and self.repeat < 1:
+            raise ConfigError("--repeat must be >= 1")
+        if self.model and self.server:
+            raise ConfigError("give --model or --server, not both")
+        if self.retrain_every and self.server:
+            raise ConfigError("--retrain-every needs an in-process --model (the server cannot reload a model)")
+        if self.heartbeat < 1:
+            raise ConfigError("heartbeat must be >= 1 second")
+        self.benchmarks = list(self.benchmarks)
+
+    @property
+    def uses_model(self) -> bool:
+        return self.sampler == "proxy"
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{Path(self.out).resolve() / 'search.db'}"
+
+    @property
+    def db_url(self) -> str:
+        return self.db or str(Path(self.out).resolve() / "records.db")
+
+    @classmethod
+    def load(cls, path) -> "SearchConfig":
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"cannot read config {p}: {e}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config {p} must be a mapping of field: value")
+        return cls.from_dict(data, str(p))
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "SearchConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)} for SearchConfig")
+        try:
+            return cls(**data)
+        except TypeError as e:
+            raise ConfigError(f"{source}: {e}") from None
+
+    def override(self, **kw) -> "SearchConfig":
+        data = asdict(self)
+        data.update({k: v for k, v in kw.items() if v is not None})
+        return SearchConfig.from_dict(data, "command line")
+
+    def save(self, path) -> None:
+        Path(path).write_text(yaml.safe_dump(asdict(self), sort_keys=False))

@@ -1,0 +1,148 @@
+"""Cost-model scorers for the search: a model in this process, or a gRPC server.
+
+A :class:`Scorer` turns candidates (``{function: normalised text}`` mappings)
+into costs, lower = predicted faster. Contract: ``score`` is safe to call from
+one thread while :meth:`LocalScorer.swap` runs in another (the swap is atomic);
+``close`` releases resources. :func:`pipeline_scorer` adapts a scorer to the
+``list of param dicts -> costs`` callable that
+:class:`~costtune.integrations.optuna.CostModelSampler` takes: it compiles each
+proposal (cheap, cached by content), reads its functions and scores them; a
+proposal that fails to compile costs ``inf``.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import threading
+from typing import Callable, Mapping, Sequence
+
+from costtune.errors import CostTuneError, ModelLoadError, ServerError
+from costtune.logging import get_logger
+
+log = get_logger(__name__)
+
+__all__ = ["Scorer", "LocalScorer", "ServerScorer", "make_scorer", "pipeline_scorer"]
+
+
+class Scorer(abc.ABC):
+    repr: str = "asm"
+
+    @abc.abstractmethod
+    def score(self, candidates: Sequence[Mapping[str, str]]) -> list[float]:
+        """Predicted cost of each candidate (comparable within one program)."""
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+class LocalScorer(Scorer):
+    """A :class:`~costtune.model.CostModel` loaded in this process; :meth:`swap` replaces it."""
+
+    def __init__(self, model_dir: str, threads: int | None = 1):
+        from costtune.model import CostModel
+
+        self.threads = threads
+        self.model_dir = str(model_dir)
+        self.model = CostModel.from_pretrained(model_dir, threads=threads)
+        self.repr = self.model.config.repr
+        self.version = 0
+        self._lock = threading.Lock()
+
+    def score(self, candidates):
+        with self._lock:
+            model = self.model
+        return model.score(list(candidates))
+
+    def swap(self, model_dir: str) -> None:
+        """Load ``model_dir`` and make it the scorer's model (the old one keeps serving until then)."""
+        from costtune.model import CostModel
+
+        new = CostModel.from_pretrained(model_dir, threads=self.threads)
+        with self._lock:
+            self.model, self.model_dir = new, str(model_dir)
+            self.version += 1
+        log.info("scorer now uses %s (version %d)", model_dir, self.version)
+
+    def describe(self) -> str:
+        return f"model {self.model_dir}"
+
+
+class ServerScorer(Scorer):
+    """A costtune gRPC scoring server (``costtune serve``)."""
+
+    def __init__(self, address: str, timeout: float = 120.0, ready_timeout: float = 10.0):
+        from costtune.serve import Client
+
+        self.address = address
+        self.client = Client(address, timeout=timeout, retries=1)
+        try:
+            self.client.wait_ready(ready_timeout)
+            info = self.client.model_info()
+            self.repr = getattr(info, "repr", "") or "asm"
+        except CostTuneError:
+            self.client.close()
+            raise
+
+    def score(self, candidates):
+        return self.client.score(functions=[dict(c) for c in candidates])
+
+    def close(self) -> None:
+        self.client.close()
+
+    def describe(self) -> str:
+        return f"server {self.address}"
+
+
+def make_scorer(model: str | None, server: str | None, threads: int | None = 1) -> Scorer:
+    if model and server:
+        raise ServerError("give --model or --server, not both")
+    if server:
+        return ServerScorer(server)
+    from costtune.model import DEFAULT_MODEL_DIR
+
+    path = model or DEFAULT_MODEL_DIR
+    try:
+        return LocalScorer(path, threads)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, RuntimeError) as e:  # transformers/torch errors on a broken directory
+        raise ModelLoadError(f"cannot load model {path}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+
+
+def pipeline_scorer(bench, to_pipeline: Callable[[dict], str], scorer: Scorer, target: str = "aarch64",
+                    toolchain=None, known: Callable[[object], bool] | None = None) -> Callable[[Sequence[dict]], list[float]]:
+    """``proposals -> costs`` for CostModelSampler: compile, read functions, score.
+
+    ``bench`` is a Benchmark or ``suite/name``. ``known(artifact)`` True marks a
+    candidate whose binary was measured already: it is ranked after every new
+    one (it would teach the search nothing), but before failures.
+    """
+    from costtune.asm import program_functions
+    from costtune.benchmarks import get_benchmark
+    from costtune.compile import compile_benchmark
+
+    b = get_benchmark(bench) if isinstance(bench, str) else bench
+
+    def score(proposals: Sequence[dict]) -> list[float]:
+        arts, fns, idx = [], [], []
+        for i, p in enumerate(proposals):
+            cr = compile_benchmark(b, to_pipeline(p), target, toolchain)
+            if cr.ok:
+                arts.append(cr.artifact)
+                fns.append(program_functions(cr.artifact, scorer.repr))
+                idx.append(i)
+        costs = [math.inf] * len(proposals)
+        if not fns:
+            return costs
+        # identical binaries get one score (and the model's cache makes shared functions free)
+        pred = scorer.score(fns)
+        spread = (max(pred) - min(pred)) if len(pred) > 1 else 1.0
+        for i, a, c in zip(idx, arts, pred):
+            costs[i] = c + (abs(spread) + 1.0) * 1e6 if known and known(a) else c
+        return costs
+
+    return score

@@ -1,0 +1,280 @@
+"""costtune search end to end: real compiles, real qemu counts, a real tiny model, real SQLite/PostgreSQL.
+
+Small on purpose: builtin programs with repeat=1, budgets of 4-6 measurements, k=3.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from costtune.cli import main as cli_main  # noqa: E402
+from costtune.records import RecordStore  # noqa: E402
+from costtune.search import SearchConfig, run_search, study_name  # noqa: E402
+
+PROGRAM = "bitcount"
+
+
+def build_tiny_model(root: Path) -> Path:
+    """A real (tiny) cost model: O0-O3 of two builtin programs, a 2-layer Llama, a LoRA rank head."""
+    from costtune.asm import program_functions
+    from costtune.benchmarks import get_benchmark
+    from costtune.compile import compile_benchmark
+    from costtune.measure import measure
+    from costtune.model import PretrainConfig, TrainConfig
+    from costtune.model.pretrain import pretrain
+    from costtune.model.train import train
+    from costtune.tokenizer import train_spm
+
+    rows = []
+    progs = ("builtin/bitcount", "builtin/checksum")
+    for prog in progs:
+        bench = get_benchmark(prog)
+        for p in ("O0", "O1", "O2", "O3"):
+            cr = compile_benchmark(bench, p)
+            assert cr.ok, cr.describe()
+            m = measure(cr.artifact, bench, metric="insns", repeat=1)
+            assert m.ok, m.describe()
+            fns = program_functions(cr.artifact)
+            rows.append({"program": prog, "candidate": p, "pipeline": p, "latency": m.value, "functions": fns,
+                         "text": "\n".join(fns.values()), "split": "test" if prog == progs[1] else "train"})
+    data = root / "data"
+    data.mkdir(parents=True)
+    (data / "ranking.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (data / "all_assembly.txt").write_text("\n".join(r["text"] for r in rows))
+    train_spm(data / "all_assembly.txt", 400, root / "tok")
+    pretrain(data / "all_assembly.txt", root / "tok", root / "llama",
+             PretrainConfig(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128, max_len=64, steps=20,
+                            batch_size=4, lr=1e-2, warmup=2, threads=1, device="cpu"))
+    train(data, root / "llama", root / "model",
+          TrainConfig(max_len=64, max_chunks=2, group_size=3, epochs=1.0, lr=5e-3, warmup=1, threads=1, device="cpu"))
+    return root / "model"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    pytest.importorskip("torch")
+    return build_tiny_model(tmp_path_factory.mktemp("tinymodel"))
+
+
+def _config(tmp: Path, **kw) -> SearchConfig:
+    base = dict(benchmarks=[PROGRAM], budget=4, k=3, repeat=1, out=str(tmp / "out"), progress=False,
+                startup_trials=2, slots=4, max_trials_factor=30)
+    base.update(kw)
+    return SearchConfig(**base)
+
+
+def _measured(db) -> list:
+    with RecordStore(db) as s:
+        return [r for r in s.records() if r.reused_from is None and r.status != "compile_error"]
+
+
+# ----------------------------------------------------------------------------- the space
+
+def test_o3_edit_space_expresses_o3_and_keeps_levels():
+    import random
+
+    from costtune.passes import check_syntax, load_catalog, parse_pipeline
+    from costtune.search.space import make_space
+    from costtune.toolchain import find
+
+    tc = find()
+    cat = load_catalog(tc.llvm)
+    space = make_space("o3-edits", cat, tc.opt, slots=6)
+    assert space.pipeline(space.o3_params()) == "O3"
+    assert "cgscc(" in space.o3_text and "inline" in parse_pipeline(space.o3_text, cat)
+    # inserting the inliner lands inside the CGSCC walk; inserting a loop pass inside a loop pipeline
+    p = dict(space.o3_params(), e0_op="insert", e0_pos=0, e0_pass="inline")
+    text = space.pipeline(p)
+    assert text.count(",inline,") + text.count("(inline,") >= 2 and text.count("cgscc(") == 1
+    p = dict(space.o3_params(), e0_op="insert", e0_pos=0, e0_pass="loop-deletion")
+    before = space.o3_text.count("loop-deletion")
+    assert space.pipeline(p).count("loop-deletion") == before + 1
+    rng = random.Random(0)
+    dists = space.distributions()
+    for _ in range(30):
+        params = {n: rng.choice(d.choices) if hasattr(d, "choices") else rng.randint(d.low, d.high)
+                  for n, d in dists.items()}
+        text = space.pipeline(params)
+        if text != "O3":
+            check_syntax(text)
+    flat = make_space("flat", cat, tc.opt, length=5)
+    assert set(flat.distributions()) == {f"p{i}" for i in range(5)}
+    assert flat.pipeline({f"p{i}": "-" for i in range(5)}) == "O0"
+
+
+# ----------------------------------------------------------------------------- the sampler
+
+def test_cost_model_sampler_returns_the_best_scored_proposal():
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from costtune.integrations.optuna import CostModelSampler
+
+    space = {"x": FloatDistribution(-10, 10), "n": IntDistribution(0, 5)}
+    seen = []
+
+    def scorer(props):  # a real cost function: distance to (3, 2)
+        costs = [abs(p["x"] - 3.0) + abs(p["n"] - 2) for p in props]
+        seen.append((props, costs))
+        return costs
+
+    sampler = CostModelSampler(optuna.samplers.RandomSampler(seed=1), scorer, k=8, search_space=space)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: (t.suggest_float("x", -10, 10) - 3.0) ** 2 + t.suggest_int("n", 0, 5), n_trials=6)
+    assert len(seen) == 6
+    for trial, (props, costs) in zip(study.trials, seen):
+        assert len(props) == 8 and len({round(p["x"], 9) for p in props}) == 8  # k distinct draws
+        best = props[min(range(8), key=lambda i: costs[i])]
+        assert trial.params == best
+        assert trial.system_attrs["costtune:predicted"] == pytest.approx(min(costs))
+    # screening helps: the chosen x are closer to 3 than plain random draws on average
+    assert sum(abs(t.params["x"] - 3) for t in study.trials) / 6 < 5.0
+
+
+# ----------------------------------------------------------------------------- search end to end
+
+def test_search_with_the_proxy_writes_outputs_and_starts_from_o3(tmp_path, tiny_model):
+    cfg = _config(tmp_path, model=str(tiny_model))
+    res = run_search(cfg)
+    out = Path(cfg.out)
+    (p,) = res.programs
+    assert p.o3_value > 0 and p.best_value <= p.o3_value and p.measurements == cfg.budget
+    assert (out / f"best_{PROGRAM}.txt").read_text().strip() == p.best_pipeline
+    assert (out / "progress.png").read_bytes()[:4] == b"\x89PNG"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["programs"][0]["benchmark"] == f"builtin/{PROGRAM}"
+    study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=cfg.storage_url)
+    first = min(study.trials, key=lambda t: t.number)
+    assert first.user_attrs["preset"] == "O3" and first.user_attrs["pipeline"] == "default<O3>"
+    assert first.value == pytest.approx(1.0)
+    proxied = [t for t in study.trials if "costtune:predicted" in t.system_attrs]
+    assert proxied, "no trial went through the cost-model screening"
+    rows = _measured(cfg.db_url)
+    assert len(rows) == cfg.budget  # every real measurement is a record, and only those
+    hashes = [r.binary_hash for r in rows]
+    assert len(set(hashes)) == len(hashes)  # an identical binary is measured once
+    assert all(r.value and r.label.startswith("search:") for r in rows)
+
+
+def _worker(cfg_dict: dict) -> None:
+    run_search(SearchConfig(**cfg_dict))
+
+
+def test_a_killed_search_resumes_and_redoes_the_running_trial(tmp_path):
+    from optuna.trial import TrialState
+
+    cfg = _config(tmp_path, sampler="tpe", budget=6, startup_trials=10)
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_worker, args=(cfg.__dict__.copy(),))
+    proc.start()
+    deadline = time.time() + 240
+    name = study_name(cfg, f"builtin/{PROGRAM}")
+    running = None
+    while time.time() < deadline and proc.is_alive():
+        if (Path(cfg.out) / "search.db").exists():
+            try:
+                study = optuna.load_study(study_name=name, storage=cfg.storage_url)
+                done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+                running = [t for t in study.trials if t.state == TrialState.RUNNING and "worker_pid" in t.user_attrs]
+                if len(done) >= 2 and running:
+                    break
+            except KeyError:  # the study is not created yet
+                pass
+        time.sleep(0.05)
+    assert proc.is_alive(), "the search finished before it could be killed"
+    proc.kill()
+    proc.join()
+    study = optuna.load_study(study_name=name, storage=cfg.storage_url)
+    running = [t for t in study.trials if t.state == TrialState.RUNNING]
+    assert running, "the kill landed between two trials"  # trials spend nearly all their time running
+    killed = running[0].number
+    res = run_search(cfg)
+    study = optuna.load_study(study_name=name, storage=cfg.storage_url)
+    states = {t.number: t.state for t in study.trials}
+    assert states[killed] == TrialState.FAIL
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    assert res.programs[0].measurements >= cfg.budget
+    rows = _measured(cfg.db_url)
+    assert len({r.binary_hash for r in rows}) == len(rows)
+    assert len(rows) <= cfg.budget + 1  # at most the killed trial's measurement is extra
+
+
+def test_two_workers_share_one_study_on_postgresql(tmp_path, postgres_url):
+    from conftest import create_database
+    from optuna.trial import TrialState
+
+    storage, db = create_database(postgres_url), create_database(postgres_url)
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    for i in range(2):
+        cfg = _config(tmp_path / f"w{i}", sampler="tpe", budget=6, storage=storage, db=db, seed=i)
+        procs.append(ctx.Process(target=_worker, args=(cfg.__dict__.copy(),)))
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(600)
+        assert p.exitcode == 0
+    rows = _measured(db)
+    hashes = [r.binary_hash for r in rows]
+    assert len(set(hashes)) == len(hashes), "a binary was measured twice"
+    assert 6 <= len(rows) <= 7  # one study budget; at most one in flight past it
+    study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=storage)
+    workers = {t.user_attrs.get("worker_pid") for t in study.trials if t.state == TrialState.COMPLETE}
+    assert len(workers) == 2  # both workers ran trials of the one study
+    presets = [t for t in study.trials if t.user_attrs.get("preset") == "O3"]
+    assert len(presets) == 1
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def _run_cli(capsys, *argv) -> tuple[int, str]:
+    rc = cli_main(list(argv))
+    err = capsys.readouterr().err.strip()
+    return rc, err
+
+
+def test_bad_inputs_fail_with_one_line_and_leave_study_and_records_intact(tmp_path, capsys):
+    cfg = _config(tmp_path, sampler="tpe", budget=2)
+    run_search(cfg)
+    before = len(_measured(cfg.db_url))
+    common = ["search", "--repeat", "1", "--out", cfg.out, "--no-progress"]
+    cases = [
+        (["--benchmarks", "no-such-program", "--budget", "2", "--sampler", "tpe"], 2),
+        (["--benchmarks", PROGRAM, "--budget", "0"], 2),
+        (["--benchmarks", PROGRAM, "--budget", "3", "--server", "127.0.0.1:1"], None),
+        (["--benchmarks", PROGRAM, "--budget", "3", "--model", str(tmp_path)], None),
+        (["--benchmarks", PROGRAM, "--budget", "3", "--sampler", "tpe",
+          "--storage", "postgresql://nobody@127.0.0.1:1/none"], None),
+        (["--benchmarks", PROGRAM, "--budget", "3", "--sampler", "tpe",
+          "--db", "postgresql://nobody@127.0.0.1:1/none"], None),
+    ]
+    for extra, code in cases:
+        rc, err = _run_cli(capsys, *common, *extra)
+        assert rc != 0 and (code is None or rc == code), (extra, rc, err)
+        assert err.startswith("costtune: error:") and len(err.splitlines()) == 1, (extra, err)
+    assert len(_measured(cfg.db_url)) == before
+    study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=cfg.storage_url)
+    assert all(t.state.is_finished() for t in study.trials)
+
+
+def test_retrain_command_writes_a_loadable_model(tmp_path, tiny_model, capsys):
+    from costtune.model import CostModel
+
+    cfg = _config(tmp_path, sampler="random", space="flat", length=12, budget=3, benchmarks=["bitcount", "checksum"])
+    run_search(cfg)
+    rc = cli_main(["retrain", "--db", cfg.db_url, "--model", str(tiny_model), "--out", str(tmp_path / "rt"),
+                   "--epochs", "1"])
+    assert rc == 0, capsys.readouterr().err
+    m = CostModel.from_pretrained(tmp_path / "rt" / "model")
+    assert all(math.isfinite(x) for x in m.score([{"f": "mov w0, wzr\nret\n"}]))
+    rc, err = _run_cli(capsys, "retrain", "--db", str(tmp_path / "none.db"), "--model", str(tiny_model),
+                       "--out", str(tmp_path / "rt2"))
+    assert rc != 0 and err.startswith("costtune: error:")
