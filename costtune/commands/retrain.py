@@ -13,13 +13,14 @@ def register(sub):
     p.add_argument("--benchmarks", nargs="+", metavar="B", help="programs to train on, suite/name (default: all)")
     p.add_argument("--epochs", type=float, help="training epochs (default: the model's own setting)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    p.add_argument("--devices", type=int, help="data-parallel training over N devices (GPUs, or CPU processes)")
     p.add_argument("--target", default="aarch64", choices=["aarch64", "host"])
     p.add_argument("--metric", default="insns", choices=["insns", "wall"])
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    path = retrain_model(args.db, args.model, args.out, args.benchmarks, epochs=args.epochs, threads=args.threads,
+    path = retrain_model(args.db, args.model, args.out, args.benchmarks, epochs=args.epochs, threads=args.threads, devices=args.devices,
                          target=args.target, metric=args.metric)
     print(f"retrained model written to {path}")
     return 0

@@ -1,4 +1,9 @@
-"""costtune train --data DIR --base MODEL --out DIR [--head rank|pairwise-sft] [--repr asm|ir]."""
+"""costtune train --data DIR --base MODEL --out DIR [--head rank|pairwise-sft] [--repr asm|ir] [--devices N].
+
+``--devices N`` trains data-parallel on N GPUs (or N CPU processes); the command also
+runs as one rank of a job that ``torchrun --nproc-per-node N -m costtune train ...`` or
+``accelerate launch`` started. Only rank 0 prints and writes the model.
+"""
 
 import json
 
@@ -20,6 +25,11 @@ def register(sub):
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--devices", type=int,
+                   help="data-parallel processes: one per GPU on CUDA, gloo processes on CPU (default 1; "
+                        "under torchrun/accelerate: the launcher's WORLD_SIZE)")
+    p.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp",
+                   help="ddp: replicate the base on every device (fsdp, sharded weights, is not implemented yet)")
     p.add_argument("--test-programs", nargs="*", help="programs held out of training (default: the dataset split)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
@@ -27,17 +37,21 @@ def register(sub):
 
 def run(args) -> int:
     from costtune.model.config import TrainConfig
+    from costtune.model.distributed import is_main_process
     from costtune.model.train import train
 
     cfg = TrainConfig.load(args.config) if args.config else TrainConfig()
     cfg = cfg.override(head=args.head, repr=args.repr, epochs=args.epochs, max_steps=args.max_steps, lr=args.lr,
                        max_len=args.max_len, seed=args.seed, threads=args.threads, device=args.device)
     res = train(args.data, args.base, args.out, cfg, tokenizer=args.tokenizer, test_programs=args.test_programs,
-                progress=not args.json)
+                progress=not args.json, devices=args.devices, strategy=args.strategy)
+    if not is_main_process():  # another rank of a launched job: rank 0 reports
+        return 0
     if args.json:
         print(json.dumps(res.to_dict(), indent=2))
     else:
-        print(f"trained {res.head} head ({res.trainable_params:,} trainable parameters): {res.steps} steps in "
+        on = f" on {res.devices} devices" if res.devices > 1 else ""
+        print(f"trained {res.head} head ({res.trainable_params:,} trainable parameters){on}: {res.steps} steps in "
               f"{res.seconds} s ({res.steps_per_s} steps/s), loss {res.first_loss:.4f} -> {res.last_loss:.4f}")
         print(f"train programs: {len(res.train_programs)}; held out: {' '.join(res.test_programs)}")
         print(f"saved to {res.out}")

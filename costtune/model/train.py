@@ -5,6 +5,9 @@ all their distinct functions once (shared functions are scored once and so cance
 and applies RankNet (logistic) loss to every pair whose latency gap exceeds ``eps``,
 plus ``mse_weight`` x squared error between predicted and measured log-latency
 differences. ``pairwise-sft`` head: the generative format of :mod:`costtune.model.sft`.
+
+``devices=N`` (or a ``torchrun`` / ``accelerate launch`` environment) trains
+data-parallel with the same result as one process: see :mod:`costtune.model.distributed`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class TrainResult:
     trainable_params: int
     peak_gpu_mb: float = 0.0
     history: list = field(default_factory=list)
+    devices: int = 1  #: data-parallel processes (ranks) that trained
+    peak_gpu_mb_per_device: list = field(default_factory=list)  #: max allocated, per rank (CUDA only)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,14 +67,38 @@ def _lr_at(s: int, total: int, cfg: TrainConfig) -> float:
 
 
 def train(data, base, out, config: TrainConfig | None = None, *, tokenizer=None,
-          test_programs: list[str] | None = None, progress: bool = False) -> TrainResult:
-    """Train a head with LoRA on ``base`` from the dataset ``data``; write the model to ``out``."""
+          test_programs: list[str] | None = None, progress: bool = False,
+          devices: int | None = None, strategy: str = "ddp") -> TrainResult:
+    """Train a head with LoRA on ``base`` from the dataset ``data``; write the model to ``out``.
+
+    ``devices``: data-parallel processes (None/1: this process alone). With N > 1, N
+    workers are spawned (one GPU each on CUDA, gloo on CPU) unless this process already
+    is a rank of a launched job (``torchrun``/``accelerate``). Only rank 0 writes ``out``.
+    """
+    from costtune.model import distributed as ddp
+
+    mode = ddp.launch_mode(devices, strategy)
+    cfg = config or TrainConfig()
+    if mode == "spawn":
+        d = ddp.spawn(devices, train, (data, base, str(out), cfg),
+                      dict(tokenizer=tokenizer, test_programs=test_programs, progress=progress,
+                           devices=devices, strategy=strategy))
+        return TrainResult(**d)
+    ctx = ddp.setup(cfg.device) if mode == "worker" else None
+    try:
+        return _train(data, base, out, cfg, tokenizer, test_programs, progress, ctx)
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def _train(data, base, out, cfg: TrainConfig, tokenizer, test_programs, progress, ctx) -> TrainResult:
     import torch
 
-    cfg = config or TrainConfig()
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
-    device = pick_device(cfg.device)
+    device = ctx.device if ctx else pick_device(cfg.device)
+    progress = progress and (ctx is None or ctx.is_main)
     cands = load_ranking(data, cfg.repr)
     train_c, test_c = split_programs(cands, seed=cfg.seed, test_programs=test_programs)
     groups = {p: g for p, g in group_by_program(train_c).items()
@@ -87,6 +116,8 @@ def train(data, base, out, config: TrainConfig | None = None, *, tokenizer=None,
     net, extended = build_network(spec, tok, head=cfg.head, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                                   lora_dropout=cfg.lora_dropout, lora_targets=list(cfg.lora_targets),
                                   length_feature=cfg.length_feature, device=device)
+    if cfg.gradient_checkpointing:
+        net.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     params = [p for p in net.parameters() if p.requires_grad]
     n_train = sum(p.numel() for p in params)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -94,9 +125,11 @@ def train(data, base, out, config: TrainConfig | None = None, *, tokenizer=None,
         torch.cuda.reset_peak_memory_stats()
     t0 = time.time()
     if cfg.head == "rank":
-        steps, losses, history = _train_rank(net, tok, groups, cfg, opt, device, progress)
+        steps, losses, history = _train_rank(net, tok, groups, cfg, opt, device, progress, ctx)
     else:
-        steps, losses, history = _train_sft(net, tok, groups, cfg, opt, device, progress)
+        steps, losses, history = _train_sft(net, tok, groups, cfg, opt, device, progress, ctx)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
     secs = time.time() - t0
     hidden = net.lm.get_base_model().config.hidden_size if cfg.head == "rank" else net.get_base_model().config.hidden_size
     mcfg = CostModelConfig(head=cfg.head, repr=cfg.repr, base=spec.name or spec.path, base_kind=spec.kind,
@@ -109,9 +142,15 @@ def train(data, base, out, config: TrainConfig | None = None, *, tokenizer=None,
                       sorted(groups), sorted({c.program for c in test_c}),
                       sum(losses[:k]) / k, sum(losses[-k:]) / k, n_train,
                       torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else 0.0, history)
+    if ctx is not None:
+        res.devices = ctx.world
+        res.peak_gpu_mb_per_device = ctx.all_gather_objects(res.peak_gpu_mb) if device.startswith("cuda") else []
     mcfg.metrics = {k2: v for k2, v in res.to_dict().items() if k2 != "history"}
     net.eval()
-    save_model(Path(out), net, tok, mcfg, spec, tok_src or spec.path)
+    if ctx is None or ctx.is_main:
+        save_model(Path(out), net, tok, mcfg, spec, tok_src or spec.path)
+    if ctx is not None:
+        ctx.barrier()  # the model directory is complete before any rank returns
     log.info("trained %s head: %d steps in %.0f s, loss %.3f -> %.3f", cfg.head, steps, secs, res.first_loss, res.last_loss)
     return res
 
@@ -143,7 +182,7 @@ def _epoch_plan(groups: dict[str, list[Candidate]], cfg: TrainConfig, rng: rando
     return plan
 
 
-def _train_rank(net, tok, groups, cfg: TrainConfig, opt, device, progress):
+def _train_rank(net, tok, groups, cfg: TrainConfig, opt, device, progress, ctx=None):
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
@@ -164,8 +203,12 @@ def _train_rank(net, tok, groups, cfg: TrainConfig, opt, device, progress):
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
     plan: list[str] = []
-    losses, history, accs = [], [], []
+    losses, history, accs, norms = [], [], [], []
     net.train()
+    if ctx is not None:
+        from costtune.model.distributed import LocalScorer, deal
+
+        scorer = ctx.wrap(LocalScorer(net, tok.pad_token_id, device))
     for s in tqdm(range(total), disable=not progress, desc="train"):
         if not plan:
             plan = _epoch_plan(groups, cfg, rng)
@@ -194,7 +237,13 @@ def _train_rank(net, tok, groups, cfg: TrainConfig, opt, device, progress):
                         chunk_lm.append(math.log(m))
                 ids.append(fidx[h])
             cand_fns.append(ids)
-        cs = net.score_chunks(chunks, tok.pad_token_id, device) + torch.tensor(chunk_lm, device=device)
+        if ctx is None:
+            cs = net.score_chunks(chunks, tok.pad_token_id, device)
+        else:  # this rank scores its share of the chunks; the others' scores come without graph
+            shares = deal([len(c) for c in chunks], ctx.world)
+            mine = [chunks[k] for k in shares[ctx.rank]] or [chunks[0]]  # empty share: dummy, weight 0
+            cs = ctx.gather(scorer(mine), shares, len(chunks))
+        cs = cs + torch.tensor(chunk_lm, device=device)
         fn_idx = torch.tensor(chunk_fn, device=device)
         # logsumexp of chunk scores per function (scatter via a masked matrix: groups are small)
         M = torch.full((len(fidx), len(chunks)), float("-inf"), device=device)
@@ -212,20 +261,24 @@ def _train_rank(net, tok, groups, cfg: TrainConfig, opt, device, progress):
         for grp in opt.param_groups:
             grp["lr"] = _lr_at(s, total, cfg)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], 1.0)
+        if ctx is None:
+            loss.backward()
+        else:  # DDP averages over ranks; each rank holds only its chunks' part of the gradient
+            (loss * ctx.world).backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], 1.0)))
         opt.step()
         losses.append(float(loss.detach()))
         accs.append(float((d > 0).float().mean()))
         if (s + 1) % max(1, total // 10) == 0 or s + 1 == total:
             k = max(1, total // 10)
             history.append({"step": s + 1, "loss": sum(losses[-k:]) / len(losses[-k:]),
-                            "train_pair_acc": sum(accs[-k:]) / len(accs[-k:])})
+                            "train_pair_acc": sum(accs[-k:]) / len(accs[-k:]),
+                            "grad_norm": sum(norms[-k:]) / len(norms[-k:])})
             log.info("step %d/%d loss %.4f pair-acc %.3f", s + 1, total, history[-1]["loss"], history[-1]["train_pair_acc"])
     return total, losses, history
 
 
-def _train_sft(lm, tok, groups, cfg: TrainConfig, opt, device, progress):
+def _train_sft(lm, tok, groups, cfg: TrainConfig, opt, device, progress, ctx=None):
     import torch
     from tqdm import tqdm
 
@@ -248,30 +301,68 @@ def _train_sft(lm, tok, groups, cfg: TrainConfig, opt, device, progress):
     total = max(1, round(len(examples) * cfg.epochs / bs))
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
-    losses, history = [], []
+    losses, history, norms = [], [], []
     lm.train()
+    if ctx is not None:
+        from costtune.model.distributed import RowLoss
+
+        row_loss = ctx.wrap(RowLoss(lm))
     order: list[int] = []
     for s in tqdm(range(total), disable=not progress, desc="train-sft"):
         if len(order) < bs:
             order += rng.sample(range(len(examples)), len(examples))
         batch = [examples[order.pop()] for _ in range(min(bs, len(order)))]
-        L = max(len(ids) for ids, _ in batch)
-        x = torch.full((len(batch), L), tok.pad_token_id, dtype=torch.long)
-        y = torch.full((len(batch), L), -100, dtype=torch.long)
-        m = torch.zeros((len(batch), L), dtype=torch.long)
-        for r, (ids, lab) in enumerate(batch):
-            x[r, :len(ids)] = torch.tensor(ids)
-            y[r, :len(lab)] = torch.tensor(lab)
-            m[r, :len(ids)] = 1
-        loss = lm(input_ids=x.to(device), attention_mask=m.to(device), labels=y.to(device)).loss
+        if ctx is not None:
+            loss = _sft_step_ddp(row_loss, batch, tok.pad_token_id, device, ctx)
+        else:
+            loss = _sft_loss(lm, batch, tok.pad_token_id, device)
         for grp in opt.param_groups:
             grp["lr"] = _lr_at(s, total, cfg)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for p in lm.parameters() if p.requires_grad], 1.0)
+        if ctx is None:
+            loss.backward()
+        else:  # DDP averages over ranks; each rank's loss is its rows' share of the batch mean
+            (loss * ctx.world).backward()
+            loss = torch.tensor(ctx.all_sum(float(loss.detach())))
+        norms.append(float(torch.nn.utils.clip_grad_norm_([p for p in lm.parameters() if p.requires_grad], 1.0)))
         opt.step()
         losses.append(float(loss.detach()))
         if (s + 1) % max(1, total // 10) == 0 or s + 1 == total:
             k = max(1, total // 10)
-            history.append({"step": s + 1, "loss": sum(losses[-k:]) / len(losses[-k:])})
+            history.append({"step": s + 1, "loss": sum(losses[-k:]) / len(losses[-k:]),
+                            "grad_norm": sum(norms[-k:]) / len(norms[-k:])})
     return total, losses, history
+
+
+def _pad_batch(batch, pad_id: int):
+    import torch
+
+    L = max(len(ids) for ids, _ in batch)
+    x = torch.full((len(batch), L), pad_id, dtype=torch.long)
+    y = torch.full((len(batch), L), -100, dtype=torch.long)
+    m = torch.zeros((len(batch), L), dtype=torch.long)
+    for r, (ids, lab) in enumerate(batch):
+        x[r, :len(ids)] = torch.tensor(ids)
+        y[r, :len(lab)] = torch.tensor(lab)
+        m[r, :len(ids)] = 1
+    return x, y, m
+
+
+def _sft_loss(lm, batch, pad_id: int, device):
+    x, y, m = _pad_batch(batch, pad_id)
+    return lm(input_ids=x.to(device), attention_mask=m.to(device), labels=y.to(device)).loss
+
+
+# ----------------------------------------------------------------------------- data parallel
+
+def _sft_step_ddp(row_loss, batch, pad_id: int, device, ctx):
+    """This rank's share of the batch's mean token loss (labels counted over the whole batch)."""
+    from costtune.model.distributed import deal
+
+    n_tokens = sum(sum(1 for t in lab[1:] if t != -100) for _, lab in batch)
+    shares = deal([len(ids) for ids, _ in batch], ctx.world)
+    mine = [batch[k] for k in shares[ctx.rank]]
+    if not mine:  # empty share: a dummy row with no labels (zero loss, every parameter on the graph)
+        mine = [(batch[0][0], [-100] * len(batch[0][1]))]
+    x, y, m = _pad_batch(mine, pad_id)
+    return row_loss(x.to(device), m.to(device), y.to(device)) / max(1, n_tokens)

@@ -328,7 +328,8 @@ class Retrainer:
             log.warning("retraining round %d failed: %s", round_no, e)
 
 
-def retrain_model(db: str, model_dir: str, out, benchmarks: list[str] | None = None, *, epochs: float | None = None,
+def retrain_model(db: str, model_dir: str, out, benchmarks: list[str] | None = None, *, devices: int | None = None,
+                  epochs: float | None = None,
                   threads: int | None = None, target: str = "aarch64", metric: str = "insns"):
     """Retrain ``model_dir``'s head with LoRA on the records of ``benchmarks`` (all when None); the new dir.
 
@@ -376,7 +377,7 @@ def retrain_model(db: str, model_dir: str, out, benchmarks: list[str] | None = N
     (data / "ranking.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     model_out = out / "model"
     try:
-        train(data, base, model_out, tcfg, tokenizer=md / "tokenizer")
+        train(data, base, model_out, tcfg, tokenizer=md / "tokenizer", devices=devices)
     except (OSError, RuntimeError, ValueError) as e:
         raise ModelLoadError(f"retraining from {md} failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
     log.info("retrained %s on %d candidates of %d programs -> %s", md, len(cands), len(progs), model_out)
