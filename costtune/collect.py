@@ -97,7 +97,7 @@ class Outcome:
     key: str
     benchmark: str
     label: str
-    result: str  #: measured | reused | done (by another worker) | held (by another worker) | error | fatal
+    result: str  #: measured | reused | done | held (by another worker) | error | broken (no reference) | fatal
     status: str = ""  #: the record's status when one was written
     value: float | None = None
     seconds: float = 0.0
@@ -307,6 +307,7 @@ class _Worker:
                 ref, limit = self._reference(bench, job.repeat)
             except errors.BenchmarkError as e:
                 out.message = f"{bench.id}: no reference output: {e}"
+                out.result = "broken"  # the benchmark, not the measurement, is at fault
                 return None
             m = measure(art, bench, metric=cfg.metric, runner=self.runner, repeat=job.repeat,
                         check=cfg.check, timeout=limit, reference=ref if cfg.check else None,
@@ -443,7 +444,7 @@ def _account(summary: CollectSummary, out: Outcome) -> None:
         summary.done_elsewhere += 1
     elif out.result == "held":
         summary.held_elsewhere += 1
-    elif out.result == "error":
+    elif out.result in ("error", "broken"):
         summary.errors += 1
         per["error"] = per.get("error", 0) + 1
         if len(summary.error_messages) < 20:

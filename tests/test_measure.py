@@ -182,3 +182,27 @@ def test_cli_measure_json(capsys):
     text = capsys.readouterr().out
     assert rc == 0 and "wall" in text and " ok " in text
     assert os.environ.get("COSTTUNE_SSH_OPTS") is None
+
+
+def test_failed_reference_is_cached(tmp_path, monkeypatch):
+    """A benchmark whose O0 run fails costs its run once; later lookups fail at once."""
+    import time as _time
+
+    from costtune.benchmarks import get_benchmark
+    from costtune.errors import BenchmarkError
+    from costtune.measure import reference_output
+
+    monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
+    d = tmp_path / "crashy"
+    d.mkdir()
+    (d / "c.c").write_text("#include <stdlib.h>\nint main(void) { abort(); }\n")
+    (d / "bench.yaml").write_text("name: crashy\n")
+    bench = get_benchmark(str(d))
+    with pytest.raises(BenchmarkError, match="reference run failed"):
+        reference_output(bench, "aarch64")
+    t0 = _time.perf_counter()
+    with pytest.raises(BenchmarkError, match="cached"):
+        reference_output(bench, "aarch64")
+    assert _time.perf_counter() - t0 < 0.5
+    with pytest.raises(BenchmarkError, match="reference run failed"):
+        reference_output(bench, "aarch64", refresh=True)

@@ -99,9 +99,9 @@ def reference_output(bench: Benchmark, target: str = "aarch64", repeat: int | No
 
     Raises :class:`~costtune.errors.BenchmarkError` when the O0 build does not
     compile or does not run cleanly - the benchmark, not a candidate, is broken.
+    That verdict is cached too (``<key>.failed``), so a program whose O0 build
+    hangs costs its timeout once; ``refresh=True`` tries again.
     """
-    from costtune.compile import compile_benchmark
-    from costtune.measure.registry import get_runner
     from costtune.toolchain import find
 
     tc = toolchain or find()
@@ -115,6 +115,27 @@ def reference_output(bench: Benchmark, target: str = "aarch64", repeat: int | No
                 return Reference(**data)
         except (ValueError, TypeError):
             log.warning("ignoring unreadable reference %s", path)
+    failed = path.with_suffix(".failed")
+    if failed.is_file() and not refresh:  # a broken benchmark costs its timeout once
+        raise BenchmarkError(failed.read_text().strip() + " (cached; refresh to retry)")
+    try:
+        ref, run = _build_reference(bench, target, r, tc, key)
+    except BenchmarkError as e:
+        failed.write_text(str(e))
+        raise
+    failed.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".ref-", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(asdict(ref), f, indent=1)
+    os.replace(tmp, path)
+    log.info("reference for %s (%s, repeat %d): %d bytes of stdout", bench.id, target, r, ref.stdout_len)
+    return ref
+
+
+def _build_reference(bench: Benchmark, target: str, r: int, tc, key: str):
+    from costtune.compile import compile_benchmark
+    from costtune.measure.registry import get_runner
+
     res = compile_benchmark(bench, "O0", target, tc)
     if not res.ok:
         raise BenchmarkError(f"{bench.id}: the O0 reference build fails: {res.describe()}")
@@ -138,9 +159,4 @@ def reference_output(bench: Benchmark, target: str = "aarch64", repeat: int | No
     missing = [k for k, v in ref.outputs.items() if v is None]
     if missing:
         raise BenchmarkError(f"{bench.id}: the O0 reference run did not write {', '.join(missing)}")
-    fd, tmp = tempfile.mkstemp(prefix=".ref-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(asdict(ref), f, indent=1)
-    os.replace(tmp, path)
-    log.info("reference for %s (%s, repeat %d): %d bytes of stdout", bench.id, target, r, ref.stdout_len)
-    return ref
+    return ref, run

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 
+from costtune.process import pid_alive
 from costtune import __version__
 from costtune.errors import RecordStoreError
 from costtune.logging import get_logger
@@ -131,14 +132,6 @@ def _reason(e: BaseException) -> str:
     return lines[0] if lines else type(orig).__name__
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RecordStore(BaseRecordStore):
@@ -379,7 +372,7 @@ class RecordStore(BaseRecordStore):
         if claim.expires_at < now:
             return True
         if claim.host == self.host and claim.pid != self.pid:  # is that process on this host gone?
-            return not _pid_alive(claim.pid)
+            return not pid_alive(claim.pid)
         return False
 
     def claim(self, job_key: str) -> str:

@@ -45,6 +45,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from costtune.process import pid_alive
 from costtune.errors import ConfigError, CostTuneError, MeasurementError, RecordStoreError, UnknownBenchmark
 from costtune.logging import get_logger
 from costtune.search.config import SearchConfig
@@ -168,14 +169,6 @@ def _suggest(trial, dists: dict) -> dict:
     return out
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -423,7 +416,7 @@ def _recover(study, storage) -> int:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         attrs = t.user_attrs
         pid = attrs.get("worker_pid")
-        if attrs.get("worker_host") != host or pid is None or pid == os.getpid() or _pid_alive(int(pid)):
+        if attrs.get("worker_host") != host or pid is None or pid == os.getpid() or pid_alive(int(pid)):
             continue
         try:
             if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
