@@ -180,7 +180,10 @@ def frontend(bench: Benchmark, target: Target, tc: Toolchain, timeout: float) ->
                   "argv": e.res.argv, "stderr": e.res.stderr_tail(), "commands": commands}
     (tmp / "frontend.json").write_text(json.dumps(status))
     _publish(tmp, final)
-    return frontend(bench, target, tc, timeout) if done.exists() else (final / "linked.bc", commands, seconds)
+    if status["status"] != "ok":
+        raise _StepFailed(status["step"], process.ProcessResult(status["argv"], 1, b"", status["stderr"].encode(),
+                                                                 0.0, status["status"] == "timeout"))
+    return final / "linked.bc", commands, seconds
 
 
 def compile_benchmark(

@@ -118,3 +118,9 @@ def test_cli_compile_error_is_one_line(program, capsys):
 def test_unknown_benchmark(capsys):
     assert main(["compile", "builtin/definitely-not-here", "--passes", "O3"]) == 2
     assert "unknown benchmark" in capsys.readouterr().err
+
+
+def test_step_times_include_the_frontend(program):
+    res = compile_benchmark(program, "O1", "host")
+    assert res.ok and {"frontend", "link-ir", "opt", "llc", "link"} <= set(res.seconds)
+    assert res.seconds["frontend"] > 0
