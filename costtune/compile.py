@@ -16,7 +16,6 @@ import os
 import shlex
 import shutil
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from costtune.errors import UnknownBenchmark

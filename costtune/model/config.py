@@ -15,9 +15,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import yaml
 
-from costtune.errors import ConfigError, ModelLoadError
+from costtune.config import YamlConfig
+from costtune.errors import ModelLoadError
 
 __all__ = ["PretrainConfig", "TrainConfig", "CostModelConfig", "FORMAT_VERSION", "CONFIG_NAME",
            "HEADS", "REPRS"]
@@ -30,43 +30,8 @@ HEADS = ("rank", "pairwise-sft")
 REPRS = ("asm", "ir")
 
 
-class _YamlConfig:
-    """Mixin: ``load(path)`` from YAML, ``save(path)`` to YAML, ``override(**kw)``."""
-
-    @classmethod
-    def load(cls, path) -> "_YamlConfig":
-        p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot read config {p}: {e}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"config {p} must be a mapping of field: value")
-        return cls.from_dict(data, source=str(p))
-
-    @classmethod
-    def from_dict(cls, data: dict, source: str = "config"):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)} for {cls.__name__}")
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"{source}: {e}") from None
-
-    def save(self, path) -> None:
-        Path(path).write_text(yaml.safe_dump(asdict(self), sort_keys=False))
-
-    def override(self, **kw):
-        """A copy with the fields in ``kw`` replaced (``None`` values are ignored)."""
-        data = asdict(self)
-        data.update({k: v for k, v in kw.items() if v is not None})
-        return type(self).from_dict(data, source="override")
-
-
 @dataclass
-class PretrainConfig(_YamlConfig):
+class PretrainConfig(YamlConfig):
     """A small Llama trained from scratch on normalised assembly (causal LM)."""
 
     hidden_size: int = 128  # width; 128 keeps a step well under a second on one CPU core
@@ -92,7 +57,7 @@ class PretrainConfig(_YamlConfig):
 
 
 @dataclass
-class TrainConfig(_YamlConfig):
+class TrainConfig(YamlConfig):
     """LoRA training of a ranking head (or the generative pairwise format) on a base LM."""
 
     head: str = "rank"  # rank: scalar cost per candidate | pairwise-sft: "code1 is faster than code2"

@@ -5,11 +5,11 @@ Flags on the command line override single fields (``override``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
+from costtune.config import YamlConfig
 from costtune.errors import ConfigError
 
 __all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES"]
@@ -19,7 +19,7 @@ OBJECTIVES = ("ratio", "insns")
 
 
 @dataclass
-class SearchConfig:
+class SearchConfig(YamlConfig):
     suite: str = "builtin"
     benchmarks: list = field(default_factory=list)  # program names in the suite (required)
     budget: int = 50  # real measurements per program (the O3 baseline counts as one)
@@ -84,32 +84,3 @@ class SearchConfig:
     def db_url(self) -> str:
         return self.db or str(Path(self.out).resolve() / "records.db")
 
-    @classmethod
-    def load(cls, path) -> "SearchConfig":
-        p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot read config {p}: {e}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"config {p} must be a mapping of field: value")
-        return cls.from_dict(data, str(p))
-
-    @classmethod
-    def from_dict(cls, data: dict, source: str = "config") -> "SearchConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)} for SearchConfig")
-        try:
-            return cls(**data)
-        except TypeError as e:
-            raise ConfigError(f"{source}: {e}") from None
-
-    def override(self, **kw) -> "SearchConfig":
-        data = asdict(self)
-        data.update({k: v for k, v in kw.items() if v is not None})
-        return SearchConfig.from_dict(data, "command line")
-
-    def save(self, path) -> None:
-        Path(path).write_text(yaml.safe_dump(asdict(self), sort_keys=False))

@@ -436,7 +436,7 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
     from costtune.measure import default_runner_name, get_runner
     from costtune.passes import load_catalog
     from costtune.records import RecordStore
-    from costtune.search.scorer import make_scorer, pipeline_scorer
+    from costtune.search.scorer import make_scorer
     from costtune.search.space import make_space
     from costtune.toolchain import find, get_target
 
