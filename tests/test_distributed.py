@@ -22,8 +22,8 @@ import json
 
 import pytest
 
-torch = pytest.importorskip("torch")
-safetensors_torch = pytest.importorskip("safetensors.torch")
+import torch  # noqa: E402
+import safetensors.torch as safetensors_torch  # noqa: E402
 
 from test_model import TINY_TRAIN, dataset, tiny_base  # noqa: E402,F401 - the shared tiny model fixtures
 

@@ -46,7 +46,6 @@ print(json.dumps({"protobuf": google.protobuf.__version__, "initial": r.initial_
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    pytest.importorskip("torch")
     sys.path.insert(0, str(Path(__file__).parent))
     from test_search import build_tiny_model
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402
 
 from costtune.cli import main as cli_main  # noqa: E402
 from costtune.errors import DatasetError, ModelLoadError  # noqa: E402

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
+import torch  # noqa: E402,F401
 import costtune.serve  # noqa: E402,F401 - first: it configures grpc before grpc is imported
 
-grpc = pytest.importorskip("grpc")
+import grpc  # noqa: E402
 
 from costtune.cli import main as cli_main  # noqa: E402
 from costtune.serve import costtune_pb2 as pb  # noqa: E402

@@ -139,9 +139,12 @@ def load_storage(url: str, heartbeat: int | None = None):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kw)
-        except (sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.IntegrityError) as e:
-            # two workers created the schema at once (duplicate table / type): it exists now
-            if attempt == 2:
+        except (sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as e:
+            # two workers created the schema at once (duplicate table / type; SQLite says
+            # OperationalError "already exists"): it exists now, so try again
+            if isinstance(e, sqlalchemy.exc.OperationalError) and "already exists" not in str(e):
+                err = e
+            elif attempt == 2:
                 err = e
             else:
                 time.sleep(0.5 + attempt)
