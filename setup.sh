@@ -31,7 +31,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ ! -x .venv-cg/bin/python ] || ! .venv-cg/bin/python -c "import compiler_gym.spaces" 2>/dev/null; then
   "$PY" -m venv .venv-cg
   .venv-cg/bin/pip install -q --no-deps compiler-gym==0.2.5
+  # (pip warns that these override compiler-gym's own pins: that is the point; log kept)
   .venv-cg/bin/pip install -q grpcio 'gym==0.26.2' 'numpy<2' 'networkx<3.4' protobuf==3.20.3 \
-      requests 'pydantic<2' absl-py deprecated fasteners humanize tabulate docker
+      requests 'pydantic<2' absl-py deprecated fasteners humanize tabulate docker \
+      >.venv-cg/install.log 2>&1 || { cat .venv-cg/install.log; exit 1; }
 fi
 echo "setup: done ($(.venv/bin/costtune --version))"
