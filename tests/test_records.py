@@ -172,21 +172,25 @@ def test_claims_of_a_dead_local_worker_are_taken_over(url):
         assert store.claim("kd") == CLAIMED  # long TTL, but the process is gone
 
 
-def _claim_many(url, keys, queue):
+def _claim_many(url, keys, queue, done):
     store = RecordStore(url)
     got = [k for k in keys if store.claim(k) == CLAIMED]
     queue.put(got)
+    # a claim whose owner has exited is stale and may be taken over (that is how a killed
+    # run resumes), so every claimer stays alive until all have finished claiming
+    done.wait(120)
     store.close()
 
 
 def test_concurrent_processes_claim_each_job_once(url):
     keys = [f"job{i}" for i in range(40)]
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_claim_many, args=(url, keys[::1 if i % 2 else -1], queue)) for i in range(3)]
+    queue, done = ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_claim_many, args=(url, keys[::1 if i % 2 else -1], queue, done)) for i in range(3)]
     for p in procs:
         p.start()
     results = [queue.get(timeout=120) for _ in procs]
+    done.set()
     for p in procs:
         p.join(60)
     claimed = [k for r in results for k in r]
