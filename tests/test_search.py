@@ -170,7 +170,9 @@ def _worker(cfg_dict: dict) -> None:
 def test_a_killed_search_resumes_and_redoes_the_running_trial(tmp_path):
     from optuna.trial import TrialState
 
-    cfg = _config(tmp_path, sampler="tpe", budget=6, startup_trials=10)
+    # repeat 40: each trial runs ~0.5 s under qemu, so the kill lands inside a trial even when
+    # every compile is already cached (with repeat 1 a trial can finish between poll and kill)
+    cfg = _config(tmp_path, sampler="tpe", budget=6, startup_trials=10, repeat=40)
     ctx = multiprocessing.get_context("spawn")
     proc = ctx.Process(target=_worker, args=(cfg.__dict__.copy(),))
     proc.start()
