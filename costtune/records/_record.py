@@ -15,8 +15,9 @@ from typing import Any
 STATUSES = ("ok", "compile_error", "crash", "timeout", "wrong_output")
 
 #: Statuses that are a property of the binary, so an identical binary may reuse them.
-#: (A timeout can be load on the machine, so it is measured again.)
-REUSABLE_STATUSES = ("ok", "crash", "wrong_output")
+#: A timeout can be load on the machine, and a crash can be a kill from outside (an
+#: operator's kill -9, the OOM killer): both are measured again; a crash costs little.
+REUSABLE_STATUSES = ("ok", "wrong_output")
 
 
 def utcnow() -> str:
