@@ -46,14 +46,14 @@ def _free_port() -> int:
 def postgres_url():
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+        pytest.fail("PostgreSQL binaries (initdb, pg_ctl) are not installed: run setup.sh")
     prefix: list[str] = []
     root = Path(tempfile.mkdtemp(prefix="costtune-pg-"))
     if os.geteuid() == 0:
         try:
             pw = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+            pytest.fail("running as root and there is no 'postgres' user (apt-get install postgresql creates it)")
         runuser = shutil.which("runuser") or "/usr/sbin/runuser"
         prefix = [runuser, "-u", "postgres", "--"]
         os.chown(root, pw.pw_uid, pw.pw_gid)

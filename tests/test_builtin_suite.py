@@ -100,7 +100,6 @@ def _run(b, exe: Path, rundir: Path, repeat: int) -> tuple[str, dict[str, bytes]
     return res.stdout.decode(), outputs
 
 
-@pytest.mark.skipif(CC is None, reason="no host C compiler")
 @pytest.mark.parametrize("name", _names())
 def test_program_o0_matches_o2(name, tmp_path):
     b = next(x for x in _suite().list() if x.name == name)
