@@ -114,13 +114,13 @@ def load_storage(url: str, heartbeat: int | None = None):
 
     from costtune.records import normalize_url
 
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    elif "://" not in url:  # a path
-        Path(url).parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{Path(url).resolve()}"
+    try:  # the same URL rules as the records database: a path, sqlite:///, postgresql://
+        sa_url = normalize_url(url)
+    except RecordStoreError as e:
+        raise RecordStoreError(f"cannot open the study storage {url}: {e}") from None
+    if sa_url.get_backend_name() == "sqlite":
+        Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+    url = sa_url.render_as_string(hide_password=False)
     import warnings
 
     kw = {}
@@ -153,7 +153,7 @@ def load_storage(url: str, heartbeat: int | None = None):
             err = e
         e = err
         msg = str(e).strip().splitlines()[0][:240] if str(e).strip() else type(e).__name__
-        raise RecordStoreError(f"cannot open the study storage {normalize_url(url).render_as_string(hide_password=True) if '://' in url else url}: {msg}") from None
+        raise RecordStoreError(f"cannot open the study storage {sa_url.render_as_string(hide_password=True)}: {msg}") from None
 
 
 def _suggest(trial, dists: dict) -> dict:
