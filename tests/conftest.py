@@ -36,7 +36,7 @@ def _pg_bindir() -> Path | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -59,7 +59,7 @@ def postgres_url():
         os.chown(root, pw.pw_uid, pw.pw_gid)
     os.chmod(root, 0o700)
     data, log_file = root / "data", root / "server.log"
-    port = _free_port()
+    port = free_port()
     res = process.run([*prefix, bindir / "initdb", "-D", data, "-U", PG_USER, "--auth=trust",
                        "--no-sync", "-E", "UTF8", "--locale=C"], timeout=120)
     if not res.ok:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from costtune import process
 from costtune.benchmarks import DirectorySuite
 from costtune.compile import compile_benchmark
@@ -19,12 +20,6 @@ from costtune.measure import SshRunner, WallConfig, measure, reference_output
 
 SSHD = Path("/usr/sbin/sshd")
 
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _keygen(path: Path) -> None:
@@ -39,7 +34,7 @@ def sshd(tmp_path_factory):
     _keygen(d / "host_key")
     _keygen(d / "user_key")
     (d / "authorized_keys").write_text((d / "user_key.pub").read_text())
-    port = _free_port()
+    port = free_port()
     cfg = d / "sshd_config"
     cfg.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\n"
@@ -157,7 +152,7 @@ def test_ssh_crash_and_timeout(sshd, tmp_path):
 
 
 def test_ssh_unreachable_is_one_clear_error(tmp_path):
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     runner = SshRunner(f"ssh://root@127.0.0.1:{port}", options=["-o", "StrictHostKeyChecking=no"])
     with pytest.raises(MeasurementError) as err:
         runner.check()
