@@ -1,10 +1,12 @@
 """Side by side: random search, Optuna TPE, and proxy-guided TPE, same programs, same budget.
 
     .venv/bin/python benchmarks/bench_search.py --benchmarks bitcount sorting sha256 --budget 40 \
-        [--model DIR] [--k 16] [--repeat 1] [--flat] [--out bench_search_out] [--json]
+        [--model DIR] [--k 16] [--repeat 1] [--flat] [--jobs 2] [--out bench_search_out] [--json]
 
-Each method gets its own study storage and records database (fresh, so no method reuses
-another's measurements) in OUT/<method>/. Per program and method it reports the best
+Each (method, program) gets its own study storage and records database (fresh, so no
+method reuses another's measurements) in OUT/<method>/<program>/; ``--jobs N`` runs N of
+them at once (single-threaded each, most expensive first), and a rerun resumes the
+studies. Per program and method it reports the best
 instruction count against O3, and how many real measurements the method needed to reach
 the final result of unguided TPE. ``--flat`` adds random search over the flat
 random-sequence space. Prints a table and writes OUT/bench_search.json.
@@ -22,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from costtune.errors import CostTuneError  # noqa: E402
 from costtune.search import SearchConfig, run_search  # noqa: E402
 
 METHODS = {  # name -> SearchConfig overrides
@@ -46,6 +49,25 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
 
 
+def _order(key: str, names: list) -> int:
+    short = key.split("/", 1)[-1]
+    return names.index(short) if short in names else names.index(key) if key in names else len(names)
+
+
+def _run_one(out: Path, method: str, bench: str, over: dict, common: dict):
+    """One method on one program in OUT/<method>/<program>/: (method, {program: result}, seconds)."""
+    cfg = SearchConfig(benchmarks=[bench], out=str(out / method / bench.replace("/", "_")), **common, **over)
+    t0 = time.perf_counter()
+    try:
+        res = run_search(cfg)
+    except CostTuneError as e:  # one program that cannot be searched does not sink the others
+        print(f"{method} {bench}: {e}", file=sys.stderr)
+        return method, {}, time.perf_counter() - t0
+    return method, {p.benchmark: {"o3": p.o3_value, "best": p.best_value, "speedup": p.speedup,
+                                  "measurements": p.measurements, "trials": p.trials, "history": p.history,
+                                  "best_pipeline": p.best_pipeline} for p in res.programs}, time.perf_counter() - t0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default="builtin")
@@ -57,6 +79,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--flat", action="store_true", help="also random search over the flat space")
     ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--jobs", type=int, default=1, help="(method, program) searches run at once")
     ap.add_argument("--out", default="bench_search_out")
     ap.add_argument("--fresh", action="store_true", help="delete OUT first (otherwise studies resume)")
     ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
@@ -68,18 +91,26 @@ def main(argv=None) -> int:
     methods = {m: METHODS[m] for m in args.methods}
     if args.flat:
         methods["random-flat"] = dict(sampler="random", space="flat")
-    results = {}
-    for name, over in methods.items():
-        cfg = SearchConfig(suite=args.suite, benchmarks=args.benchmarks, budget=args.budget, k=args.k,
-                           model=args.model, repeat=args.repeat, seed=args.seed, out=str(out / name),
-                           progress=True, **over)
-        t0 = time.perf_counter()
-        res = run_search(cfg)
-        results[name] = {"seconds": round(time.perf_counter() - t0, 1),
-                         "programs": {p.benchmark: {"o3": p.o3_value, "best": p.best_value, "speedup": p.speedup,
-                                                    "measurements": p.measurements, "trials": p.trials,
-                                                    "history": p.history, "best_pipeline": p.best_pipeline}
-                                      for p in res.programs}}
+    jobs = [(name, b) for name in methods for b in args.benchmarks]
+    jobs.sort(key=lambda j: j[0] != "proxy")  # the proxy's jobs compile k candidates a trial: first
+    common = dict(suite=args.suite, budget=args.budget, k=args.k, model=args.model, repeat=args.repeat,
+                  seed=args.seed, progress=args.jobs == 1)
+    t0 = time.perf_counter()
+    if args.jobs == 1:
+        done = [_run_one(out, name, b, methods[name], common) for name, b in jobs]
+    else:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
+            done = pool.starmap(_run_one, [(out, name, b, methods[name], common) for name, b in jobs],
+                                chunksize=1)
+    results = {name: {"seconds": 0.0, "programs": {}} for name in methods}
+    for name, prog, seconds in done:
+        results[name]["seconds"] = round(results[name]["seconds"] + seconds, 1)
+        results[name]["programs"].update(prog)
+    for r in results.values():  # the order of --benchmarks
+        r["programs"] = {k: r["programs"][k] for k in sorted(r["programs"], key=lambda k: _order(k, args.benchmarks))}
+    wall = round(time.perf_counter() - t0, 1)
     tpe_final = {b: min(v for v in r["history"] if v is not None)
                  for b, r in results.get("tpe", {}).get("programs", {}).items()}
     for name, r in results.items():
@@ -90,12 +121,13 @@ def main(argv=None) -> int:
         r["reached_tpe"] = sum(h is not None for h in hits)
         r["mean_to_reach_tpe"] = (sum(h for h in hits if h) / len([h for h in hits if h])) if any(hits) else None
     report = {"suite": args.suite, "benchmarks": args.benchmarks, "budget": args.budget, "k": args.k,
-              "model": args.model or "default", "repeat": args.repeat, "seed": args.seed, "methods": results}
+              "model": args.model or "default", "repeat": args.repeat, "seed": args.seed, "jobs": args.jobs,
+              "wall_seconds": wall, "methods": results}
     (out / "bench_search.json").write_text(json.dumps(report, indent=2))
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    progs = list(results[next(iter(results))]["programs"])
+    progs = sorted({b for r in results.values() for b in r["programs"]}, key=lambda k: _order(k, args.benchmarks))
     w = max(len(p) for p in progs + ["geomean"])
     print(f"budget {args.budget} real measurements per program, k={args.k}, repeat={args.repeat}; "
           "cells: O3/best (measurements to reach TPE's final best)")
@@ -103,7 +135,10 @@ def main(argv=None) -> int:
     for b in progs:
         cells = []
         for m in results:
-            p = results[m]["programs"][b]
+            p = results[m]["programs"].get(b)
+            if p is None:
+                cells.append("failed")
+                continue
             rt = p["to_reach_tpe"]
             cells.append(f"{p['speedup']:.4f} ({rt if rt else '-':>3})")
         print(f"{b:<{w}}  " + "  ".join(f"{c:>16}" for c in cells))
@@ -111,7 +146,7 @@ def main(argv=None) -> int:
     print(f"{'reached TPE':<{w}}  " + "  ".join(f"{results[m]['reached_tpe']:>13}/{len(progs):<2}" for m in results))
     print(f"{'mean to reach':<{w}}  " + "  ".join(
         f"{results[m]['mean_to_reach_tpe']:>16.1f}" if results[m]["mean_to_reach_tpe"] else f"{'-':>16}" for m in results))
-    print(f"{'seconds':<{w}}  " + "  ".join(f"{results[m]['seconds']:>16.0f}" for m in results))
+    print(f"{'cpu seconds':<{w}}  " + "  ".join(f"{results[m]['seconds']:>16.0f}" for m in results))
     print(f"JSON: {out / 'bench_search.json'}")
     return 0
 
