@@ -287,7 +287,7 @@ def _backend(tmp: Path, key: str, tgt: Target, tc: Toolchain, bench: Benchmark, 
 def _remember_backend(key: str, final: Path, hashes: dict) -> None:
     """Point backend ``key`` at the published artifact ``final`` (atomic write)."""
     entry = cache_dir("compile", "backend", key[:2]) / f"{key}.json"
-    if entry.exists():
+    if entry.exists() and Path(json.loads(entry.read_text())["dir"], FILES["binary"]).exists():
         return
     tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
     tmp.write_text(json.dumps({"dir": str(final), **hashes}))

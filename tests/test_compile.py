@@ -124,3 +124,28 @@ def test_step_times_include_the_frontend(program):
     res = compile_benchmark(program, "O1", "host")
     assert res.ok and {"frontend", "link-ir", "opt", "llc", "link"} <= set(res.seconds)
     assert res.seconds["frontend"] > 0
+
+
+@pytest.mark.parametrize("llvm", [19, 14])
+def test_object_is_the_assembled_asm_and_same_ir_shares_the_backend(program, llvm):
+    tc = toolchain.find(llvm)
+    a = compile_benchmark(program, "O2", "aarch64", tc).artifact
+    # the object comes from prog.s; on AArch64 it is byte for byte what llc -filetype=obj writes
+    direct = a.dir.parent / "direct.o"
+    res = process.run([tc.llc, "-O2", "-mtriple=aarch64-linux-gnu", "-filetype=obj", a.opt_ll, "-o", direct])
+    assert res.ok and direct.read_bytes() == a.obj.read_bytes()
+    assert [c for c in a.commands if "-c" in c and str(a.asm).endswith(c[c.index("-c") + 1].split("/")[-1])]
+    # a pipeline that ends in the same IR (O2 then a verifier) reuses the backend
+    b = compile_benchmark(program, "default<O2>,verify", "aarch64", tc).artifact
+    assert b.dir != a.dir and b.ir_hash == a.ir_hash
+    assert "backend_reused" in b.seconds and "llc" not in b.seconds
+    assert (b.binary_hash, b.text_hash) == (a.binary_hash, a.text_hash)
+    assert b.binary.read_bytes() == a.binary.read_bytes() and b.asm.read_text() == a.asm.read_text()
+    # if the artifact it points at is gone, the backend is built again
+    import shutil
+
+    shutil.rmtree(a.dir)
+    c = compile_benchmark(program, "default<O2>,verify,verify", "aarch64", tc).artifact
+    assert "llc" in c.seconds and c.binary_hash == a.binary_hash
+    d = compile_benchmark(program, "default<O2>,verify,verify,verify", "aarch64", tc).artifact
+    assert "backend_reused" in d.seconds and d.binary_hash == a.binary_hash

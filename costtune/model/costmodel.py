@@ -13,9 +13,11 @@ Thread-safety: one CostModel serves one thread at a time (the serve module batch
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -43,6 +45,14 @@ def sft_prompt(code1: str, code2: str) -> str:
 
 def _dir_bytes(p: Path) -> int:
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+@contextlib.contextmanager
+def _quiet_peft():
+    """peft reads transformers' deprecated ``is_gradient_checkpointing``: hide that FutureWarning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 
 def _dtype_for(device: str):
@@ -76,7 +86,8 @@ def build_network(spec: BaseSpec, tok, *, head: str, lora_r: int, lora_alpha: in
         save = ["embed_tokens"] if head == "rank" else ["embed_tokens", "lm_head"]
     pcfg = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=targets,
                       modules_to_save=save, bias="none")
-    plm = get_peft_model(lm, pcfg)
+    with _quiet_peft():
+        plm = get_peft_model(lm, pcfg)
     if head == "rank":
         net = ChunkScorer(plm, lm.config.hidden_size, length_feature).to(device)
         return net, extended
@@ -148,7 +159,8 @@ class CostModel:
         try:
             from peft import PeftModel
 
-            plm = PeftModel.from_pretrained(lm, d / "adapter")
+            with _quiet_peft():
+                plm = PeftModel.from_pretrained(lm, d / "adapter")
         except Exception as e:  # noqa: BLE001 - peft/safetensors raise many kinds for a bad adapter
             raise ModelLoadError(f"corrupt adapter in {d / 'adapter'}: {type(e).__name__}: "
                                  f"{(str(e).splitlines() or [''])[0][:200]}") from None
