@@ -31,6 +31,7 @@ METHODS = {  # name -> SearchConfig overrides
     "random": dict(sampler="random"),
     "tpe": dict(sampler="tpe"),
     "proxy": dict(sampler="proxy"),
+    "random-flat": dict(sampler="random", space="flat"),  # flat random pass sequences (--flat)
 }
 
 
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--flat", action="store_true", help="also random search over the flat space")
-    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--methods", nargs="+", default=["random", "tpe", "proxy"], choices=list(METHODS))
     ap.add_argument("--jobs", type=int, default=1, help="(method, program) searches run at once")
     ap.add_argument("--out", default="bench_search_out")
     ap.add_argument("--fresh", action="store_true", help="delete OUT first (otherwise studies resume)")

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Retraining on measured pairs, cross-validated by program family: the model that guides the
-# search of a program never saw that program (nor its encode/decode sibling).
+# Retraining on measured pairs, cross-validated by program family: a model is tested on (and
+# guides the search of) programs it never saw, nor their encode/decode siblings.
 #
 #   benchmarks/xval_cbench.sh prepare RUN_DIR EXTRA_DS OUT   # CPU: records -> datasets per fold
-#   benchmarks/xval_cbench.sh train OUT                      # GPU or CPU: one model per fold
+#   benchmarks/xval_cbench.sh train OUT                      # GPU or CPU: a model per fold + eval
 #   benchmarks/xval_cbench.sh search RUN_DIR OUT [--jobs 2]  # CPU: proxy search with the fold's model
 #
 # RUN_DIR is the --out of `benchmarks/bench_search.py --suite cbench` (its random, tpe and
 # proxy studies and their records databases). EXTRA_DS is a `costtune dataset` directory
-# whose train rows join every fold (the default model's builtin + csmith data).
-# `prepare` merges, per fold, the records of the OTHER fold's programs (`costtune records
-# export/import`), builds a dataset of them (`costtune dataset`), and appends EXTRA_DS.
-# `train` trains each fold's model like the default model: LoRA + rank head on the default
-# model's own pretrained base and tokenizer (tuner_configs/model_default.yaml).
-# `search` runs the proxy on each fold's programs with the model of the other fold and reuses
-# RUN_DIR's TPE studies (copied), so bench_search.py prints both side by side.
+# whose train and validation rows join every fold's training data (the default model's
+# builtin + csmith data).
+# `prepare` merges the records of each fold's programs (`costtune records export/import`) and
+# builds OUT/ds_F: the other fold's programs + EXTRA_DS train, fold F's programs held out.
+# `train` trains each fold's model like the default model (LoRA + rank head on the default
+# model's pretrained base and tokenizer, tuner_configs/model_default.yaml), then evaluates it
+# and the default model on fold F's programs (neither has seen them).
+# `search` runs the proxy on each fold's programs with that fold's model and reuses RUN_DIR's
+# TPE studies (copied), so bench_search.py prints both side by side.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 COSTTUNE="$PY -m costtune"
@@ -22,8 +24,8 @@ FOLD_A="automotive-bitcount network-dijkstra office-stringsearch2 security-blowf
 FOLD_B="automotive-qsort1 network-patricia security-rijndael-decode security-rijndael-encode telecom-adpcm-c telecom-adpcm-d telecom-crc32"
 DEFAULT_MODEL=costtune/data/default_model
 
-other() { if [ "$1" = A ]; then echo "$FOLD_B"; else echo "$FOLD_A"; fi; }
 programs() { if [ "$1" = A ]; then echo "$FOLD_A"; else echo "$FOLD_B"; fi; }
+other() { if [ "$1" = A ]; then programs B; else programs A; fi; }
 
 cmd=${1:?usage: $0 prepare|train|search ...}
 shift
@@ -31,10 +33,10 @@ case $cmd in
 prepare)
     RUN=${1:?RUN_DIR}; EXTRA=${2:?EXTRA_DS}; OUT=${3:?OUT}
     mkdir -p "$OUT"
-    for fold in A B; do  # data for the model that searches FOLD: the other fold's programs
-        db="$OUT/records_for_$fold.db"
+    merge() {  # merge DB PROGRAMS...: every method's records of PROGRAMS into DB
+        local db=$1; shift
         rm -f "$db"
-        for p in $(other $fold); do
+        for p in "$@"; do
             for m in random tpe proxy; do
                 src="$RUN/$m/$p/records.db"
                 [ -f "$src" ] || continue
@@ -43,19 +45,14 @@ prepare)
             done
         done
         rm -f "$OUT/tmp.jsonl"
-        rm -rf "$OUT/ds_$fold"
-        $COSTTUNE dataset --db "$db" --out "$OUT/ds_$fold" --split 1,0,0 --no-plots --jobs 2
-        # + the extra dataset: its train and validation rows train, its test rows stay held out
-        $PY - "$EXTRA/ranking.jsonl" "$OUT/ds_$fold/ranking.jsonl" <<'EOF'
-import json, sys
-extra, dest = sys.argv[1], sys.argv[2]
-rows = [json.loads(l) for l in open(extra)]
-keep = [dict(r, split="train" if r.get("split") == "validation" else r.get("split")) for r in rows]
-with open(dest, "a") as f:
-    for r in keep:
-        f.write(json.dumps(r) + "\n")
-print(f"{dest}: + {len(keep)} rows of {extra}")
-EOF
+    }
+    for fold in A B; do
+        merge "$OUT/train_$fold.db" $(other $fold)
+        merge "$OUT/test_$fold.db" $(programs $fold)
+        rm -rf "$OUT/ds_$fold" "$OUT/heldout_$fold"
+        $COSTTUNE dataset --db "$OUT/train_$fold.db" --out "$OUT/ds_$fold" --split 1,0,0 --no-plots --jobs 2
+        $COSTTUNE dataset --db "$OUT/test_$fold.db" --out "$OUT/heldout_$fold" --split 0,0,1 --no-plots --jobs 2
+        $PY benchmarks/xval_merge.py "$OUT/ds_$fold" "$OUT/heldout_$fold" "$EXTRA"
     done
     ;;
 train)
@@ -64,6 +61,8 @@ train)
         rm -rf "$OUT/model_$fold"
         $COSTTUNE train --data "$OUT/ds_$fold" --base "$DEFAULT_MODEL/base" --tokenizer "$DEFAULT_MODEL/tokenizer" \
             --out "$OUT/model_$fold" --config tuner_configs/model_default.yaml --seed 0
+        $COSTTUNE eval --model "$OUT/model_$fold" --data "$OUT/ds_$fold" --json "$OUT/eval_model_$fold.json"
+        $COSTTUNE eval --model "$DEFAULT_MODEL" --data "$OUT/ds_$fold" --json "$OUT/eval_default_$fold.json"
     done
     ;;
 search)
