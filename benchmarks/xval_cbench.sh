@@ -6,6 +6,7 @@
 #   benchmarks/xval_cbench.sh train OUT                      # GPU or CPU: a model per fold + eval
 #   benchmarks/xval_cbench.sh search RUN_DIR OUT [--jobs 2]  # CPU: proxy search with the fold's model
 #
+# XVAL_METHODS (default "random tpe proxy") picks whose records are used.
 # RUN_DIR is the --out of `benchmarks/bench_search.py --suite cbench` (its random, tpe and
 # proxy studies and their records databases). EXTRA_DS is a `costtune dataset` directory
 # whose train and validation rows join every fold's training data (the default model's
@@ -37,7 +38,7 @@ prepare)
         local db=$1; shift
         rm -f "$db"
         for p in "$@"; do
-            for m in random tpe proxy; do
+            for m in ${XVAL_METHODS:-random tpe proxy}; do
                 src="$RUN/$m/$p/records.db"
                 [ -f "$src" ] || continue
                 $COSTTUNE records export --db "$src" --format jsonl --out "$OUT/tmp.jsonl"

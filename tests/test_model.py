@@ -146,6 +146,18 @@ def test_eval_prints_table_and_json_with_baselines(dataset, rank_model, tmp_path
     assert rep["overall"]["static_insns"]["top1"] <= 1
 
 
+def test_eval_on_new_data_uses_its_test_split(dataset, rank_model, tmp_path, capsys):
+    """A dataset without the model's own held-out programs is scored on the dataset's test split."""
+    rows = [json.loads(line) for line in (dataset / "ranking.jsonl").read_text().splitlines()]
+    new = tmp_path / "new"
+    new.mkdir()
+    renamed = [dict(r, program="mine/checksum") if r["program"] == PROGRAMS[1] else r for r in rows]
+    (new / "ranking.jsonl").write_text("".join(json.dumps(r) + "\n" for r in renamed))
+    js = tmp_path / "eval.json"
+    assert cli_main(["eval", "--model", str(rank_model), "--data", str(new), "--json", str(js)]) == 0
+    assert json.loads(js.read_text())["programs"] == ["mine/checksum"]
+
+
 def test_corrupt_checkpoint_is_one_line_error(rank_model, tmp_path, capsys):
     import shutil
 

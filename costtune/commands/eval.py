@@ -30,7 +30,9 @@ def run(args) -> int:
     train = None
     if args.data:
         cands = load_ranking(args.data, mcfg.repr)
-        held = mcfg.metrics.get("test_programs") or None
+        # the model's own held-out programs where the data has them, else the data's test split
+        present = {c.program for c in cands}
+        held = [p for p in mcfg.metrics.get("test_programs") or [] if p in present] or None
         train, test = split_programs(cands, seed=mcfg.train.get("seed", 0), test_programs=args.benchmarks or held)
     if args.db:
         if not args.benchmarks:
