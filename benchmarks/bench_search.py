@@ -32,6 +32,7 @@ METHODS = {  # name -> SearchConfig overrides
     "tpe": dict(sampler="tpe"),
     "proxy": dict(sampler="proxy"),
     "random-flat": dict(sampler="random", space="flat"),  # flat random pass sequences (--flat)
+    "proxy-static": dict(sampler="proxy", model="static"),  # the proxy without a model: static insn count
 }
 
 
@@ -57,7 +58,7 @@ def _order(key: str, names: list) -> int:
 
 def _run_one(out: Path, method: str, bench: str, over: dict, common: dict):
     """One method on one program in OUT/<method>/<program>/: (method, {program: result}, seconds)."""
-    cfg = SearchConfig(benchmarks=[bench], out=str(out / method / bench.replace("/", "_")), **common, **over)
+    cfg = SearchConfig(benchmarks=[bench], out=str(out / method / bench.replace("/", "_")), **{**common, **over})
     t0 = time.perf_counter()
     try:
         res = run_search(cfg)

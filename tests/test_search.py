@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy.exc
 
 from costtune.cli import main as cli_main  # noqa: E402
+from costtune.errors import ConfigError  # noqa: E402
 from costtune.records import RecordStore  # noqa: E402
 from costtune.search import SearchConfig, run_search, study_name  # noqa: E402
 
@@ -279,3 +280,19 @@ def test_retrain_command_writes_a_loadable_model(tmp_path, tiny_model, capsys):
     rc, err = _run_cli(capsys, "retrain", "--db", str(tmp_path / "none.db"), "--model", str(tiny_model),
                        "--out", str(tmp_path / "rt2"))
     assert rc != 0 and err.startswith("costtune: error:")
+
+
+def test_static_proxy_ranks_by_instruction_count_and_searches(tmp_path):
+    from costtune.search.scorer import StaticScorer, make_scorer
+
+    sc = make_scorer("static", None)
+    assert isinstance(sc, StaticScorer)
+    few = {"f": "add x0, x0, #1\nret"}
+    many = {"f": "add x0, x0, #1\nadd x0, x0, #1\nadd x0, x0, #1\nret", "g": "ret"}
+    a, b = sc.score([few, many])
+    assert a < b
+    cfg = _config(tmp_path, model="static", budget=3)
+    (p,) = run_search(cfg).programs
+    assert p.measurements == 3 and p.best_value <= p.o3_value
+    with pytest.raises(ConfigError):
+        SearchConfig(benchmarks=[PROGRAM], model="static", retrain_every=5)

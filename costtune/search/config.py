@@ -28,7 +28,7 @@ class SearchConfig(YamlConfig):
     space: str = "o3-edits"  # o3-edits | flat (see costtune.search.space)
     slots: int = 8  # edit slots of the o3-edits space
     length: int = 30  # slots of the flat space
-    model: str = ""  # cost-model directory ("" = the shipped default model)
+    model: str = ""  # cost-model directory ("" = the shipped default model; "static" = instruction count)
     server: str = ""  # HOST:PORT of a costtune scoring server (instead of --model)
     storage: str = ""  # Optuna RDB URL ("" = sqlite:///OUT/search.db); postgresql://... for many workers
     db: str = ""  # records database ("" = OUT/records.db)
@@ -66,6 +66,8 @@ class SearchConfig(YamlConfig):
             raise ConfigError("--repeat must be >= 1")
         if self.model and self.server:
             raise ConfigError("give --model or --server, not both")
+        if self.retrain_every and self.model == "static":
+            raise ConfigError("--retrain-every needs a cost model; --model static has nothing to retrain")
         if self.retrain_every and self.server:
             raise ConfigError("--retrain-every needs an in-process --model (the server cannot reload a model)")
         if self.heartbeat < 1:

@@ -22,7 +22,7 @@ from costtune.logging import get_logger
 
 log = get_logger(__name__)
 
-__all__ = ["Scorer", "LocalScorer", "ServerScorer", "make_scorer", "pipeline_scorer"]
+__all__ = ["Scorer", "LocalScorer", "ServerScorer", "StaticScorer", "make_scorer", "pipeline_scorer"]
 
 
 class Scorer(abc.ABC):
@@ -97,11 +97,32 @@ class ServerScorer(Scorer):
         return f"server {self.address}"
 
 
+class StaticScorer(Scorer):
+    """The static instruction count of the program's own functions: the proxy without a model.
+
+    ``--model static``. The baseline every learned cost model has to beat inside the search
+    (it is the ``static_insns`` row of ``costtune eval``).
+    """
+
+    def score(self, candidates):
+        from costtune.model.baselines import StaticCount
+
+        return [float(sum(StaticCount.count(t) for t in c.values())) for c in candidates]
+
+    def describe(self) -> str:
+        return "static instruction count"
+
+
+STATIC = "static"  #: the --model value that selects StaticScorer
+
+
 def make_scorer(model: str | None, server: str | None, threads: int | None = 1) -> Scorer:
     if model and server:
         raise ServerError("give --model or --server, not both")
     if server:
         return ServerScorer(server)
+    if model == STATIC:
+        return StaticScorer()
     from costtune.model import DEFAULT_MODEL_DIR
 
     path = model or DEFAULT_MODEL_DIR
