@@ -70,6 +70,27 @@ def _run_one(out: Path, method: str, bench: str, over: dict, common: dict):
                                   "best_pipeline": p.best_pipeline} for p in res.programs}, time.perf_counter() - t0
 
 
+def markdown(results: dict, names: list) -> str:
+    """The table as Markdown: O3/best (measurements to reach TPE's final best) per program and method."""
+    progs = sorted({b for r in results.values() for b in r["programs"]}, key=lambda k: _order(k, names))
+    lines = ["| program | " + " | ".join(results) + " |", "|---" * (len(results) + 1) + "|"]
+    for b in progs:
+        cells = []
+        for r in results.values():
+            p = r["programs"].get(b)
+            cells.append("failed" if p is None else f"{p['speedup']:.4f}x ({p['to_reach_tpe'] or '-'})")
+        lines.append(f"| {b.split('/', 1)[-1]} | " + " | ".join(cells) + " |")
+    rows = [("geomean", lambda r: f"**{r['geomean_speedup']:.3f}x**"),
+            ("geomean without its best program", lambda r: f"{r['geomean_without_best']:.3f}x" if r["geomean_without_best"] else "-"),
+            ("reached TPE's final result", lambda r: f"{r['reached_tpe']}/{len(r['programs'])}"),
+            ("... with <= 1/3 of TPE's measurements (programs where TPE beat O3)",
+             lambda r: f"{r['within_third_of_tpe']}/{r['tpe_improved']}"),
+            ("CPU seconds (all programs)", lambda r: f"{r['seconds']:.0f}")]
+    for label, f in rows:
+        lines.append(f"| {label} | " + " | ".join(f(r) for r in results.values()) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default="builtin")
@@ -85,6 +106,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench_search_out")
     ap.add_argument("--fresh", action="store_true", help="delete OUT first (otherwise studies resume)")
     ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown table instead")
     args = ap.parse_args(argv)
 
     out = Path(args.out)
@@ -137,6 +159,9 @@ def main(argv=None) -> int:
     (out / "bench_search.json").write_text(json.dumps(report, indent=2))
     if args.json:
         print(json.dumps(report, indent=2))
+        return 0
+    if args.markdown:
+        print(markdown(results, args.benchmarks))
         return 0
     progs = sorted({b for r in results.values() for b in r["programs"]}, key=lambda k: _order(k, args.benchmarks))
     w = max(len(p) for p in progs + ["geomean"])
