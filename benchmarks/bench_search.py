@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -54,6 +55,18 @@ def geomean(xs):
 def _order(key: str, names: list) -> int:
     short = key.split("/", 1)[-1]
     return names.index(short) if short in names else names.index(key) if key in names else len(names)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: a worker whose parent is killed stops too (instead of searching on)."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _run_one(out: Path, method: str, bench: str, over: dict, common: dict):
@@ -125,7 +138,8 @@ def main(argv=None) -> int:
     else:
         import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
+        with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1, initializer=_die_with_parent,
+                                           initargs=(os.getpid(),)) as pool:
             done = pool.starmap(_run_one, [(out, name, b, methods[name], common) for name, b in jobs],
                                 chunksize=1)
     results = {name: {"seconds": 0.0, "programs": {}} for name in methods}
