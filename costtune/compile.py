@@ -262,7 +262,7 @@ def _backend(tmp: Path, key: str, tgt: Target, tc: Toolchain, bench: Benchmark, 
     argvs = {"llc": [tc.llc, LLC_OPT, *tgt.llc_flags, "-filetype=asm", tmp / FILES["opt_ll"], "-o", asm],
              "as": [tc.clang, f"--target={tgt.triple}", "-c", asm, "-o", obj],
              "link": [tc.clang, *tgt.link_flags, obj, "-o", binary, *bench.ldflags]}
-    entry = cache_dir("compile", "backend", key[:2]) / f"{key}.json"
+    entry = _backend_entry(key)
     if entry.exists():
         prev = json.loads(entry.read_text())
         src = Path(prev["dir"])
@@ -284,9 +284,14 @@ def _backend(tmp: Path, key: str, tgt: Target, tc: Toolchain, bench: Benchmark, 
     return hashes
 
 
+def _backend_entry(key: str) -> Path:
+    """The cache file that points backend ``key`` at the artifact holding its products."""
+    return cache_dir("compile", "backend", key[:2]) / f"{key}.json"
+
+
 def _remember_backend(key: str, final: Path, hashes: dict) -> None:
     """Point backend ``key`` at the published artifact ``final`` (atomic write)."""
-    entry = cache_dir("compile", "backend", key[:2]) / f"{key}.json"
+    entry = _backend_entry(key)
     if entry.exists() and Path(json.loads(entry.read_text())["dir"], FILES["binary"]).exists():
         return
     tmp = entry.with_name(f".{entry.name}.{os.getpid()}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from costtune.config import YamlConfig
 from costtune.errors import ConfigError
+from costtune.search.scorer import STATIC
 
 __all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES"]
 
@@ -66,7 +67,7 @@ class SearchConfig(YamlConfig):
             raise ConfigError("--repeat must be >= 1")
         if self.model and self.server:
             raise ConfigError("give --model or --server, not both")
-        if self.retrain_every and self.model == "static":
+        if self.retrain_every and self.model == STATIC:
             raise ConfigError("--retrain-every needs a cost model; --model static has nothing to retrain")
         if self.retrain_every and self.server:
             raise ConfigError("--retrain-every needs an in-process --model (the server cannot reload a model)")
