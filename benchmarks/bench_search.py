@@ -9,7 +9,11 @@ them at once (single-threaded each, most expensive first), and a rerun resumes t
 studies. Per program and method it reports the best
 instruction count against O3, and how many real measurements the method needed to reach
 the final result of unguided TPE. ``--flat`` adds random search over the flat
-random-sequence space. Prints a table and writes OUT/bench_search.json.
+random-sequence space. ``--methods ... proxy-warm tpe-warm --warm-runs EARLIER_OUT`` adds
+the proxy and TPE warm-started (``--warm-start``) from the studies EARLIER_OUT holds for
+programs of *other* families (``security-blowfish-decode`` never learns from
+``-encode``): transfer from earlier searches, evaluated leave-one-family-out.
+Prints a table and writes OUT/bench_search.json.
 """
 
 from __future__ import annotations
@@ -34,7 +38,22 @@ METHODS = {  # name -> SearchConfig overrides
     "proxy": dict(sampler="proxy"),
     "random-flat": dict(sampler="random", space="flat"),  # flat random pass sequences (--flat)
     "proxy-static": dict(sampler="proxy", model="static"),  # the proxy without a model: static insn count
+    # warm-started from other program families' studies of --warm-runs (leave one family out)
+    "proxy-warm": dict(sampler="proxy"),
+    "tpe-warm": dict(sampler="tpe"),
 }
+WARM_SOURCES = ("tpe", "random", "proxy", "proxy-static")  # methods of --warm-runs whose studies seed *-warm
+
+
+def family(bench: str) -> str:
+    """``security-blowfish-decode`` -> ``security-blowfish``: programs that share their code."""
+    return "-".join(bench.split("/")[-1].split("-")[:2])
+
+
+def warm_storages(runs: Path, bench: str) -> list[str]:
+    """Study storages in RUNS/<method>/<program>/ of every program outside ``bench``'s family."""
+    return [f"sqlite:///{db.resolve()}" for m in WARM_SOURCES for db in sorted((runs / m).glob("*/search.db"))
+            if family(db.parent.name) != family(bench)]
 
 
 def reach(history: list, target: float | None) -> int | None:
@@ -116,6 +135,8 @@ def main(argv=None) -> int:
     ap.add_argument("--flat", action="store_true", help="also random search over the flat space")
     ap.add_argument("--methods", nargs="+", default=["random", "tpe", "proxy"], choices=list(METHODS))
     ap.add_argument("--jobs", type=int, default=1, help="(method, program) searches run at once")
+    ap.add_argument("--warm-runs", type=Path, help="an earlier OUT: the *-warm methods start from the best "
+                    "pipelines its studies found for programs of other families")
     ap.add_argument("--out", default="bench_search_out")
     ap.add_argument("--fresh", action="store_true", help="delete OUT first (otherwise studies resume)")
     ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
@@ -128,19 +149,27 @@ def main(argv=None) -> int:
     methods = {m: METHODS[m] for m in args.methods}
     if args.flat:
         methods["random-flat"] = dict(sampler="random", space="flat")
+    if any(m.endswith("-warm") for m in methods) and not args.warm_runs:
+        ap.error("the *-warm methods need --warm-runs")
+
+    def over(name: str, bench: str) -> dict:
+        if not name.endswith("-warm"):
+            return methods[name]
+        return {**methods[name], "warm_start": warm_storages(args.warm_runs, bench)}
+
     jobs = [(name, b) for name in methods for b in args.benchmarks]
-    jobs.sort(key=lambda j: j[0] != "proxy")  # the proxy's jobs compile k candidates a trial: first
+    jobs.sort(key=lambda j: not j[0].startswith("proxy"))  # the proxy's jobs compile k candidates a trial: first
     common = dict(suite=args.suite, budget=args.budget, k=args.k, model=args.model, repeat=args.repeat,
                   seed=args.seed, progress=args.jobs == 1)
     t0 = time.perf_counter()
     if args.jobs == 1:
-        done = [_run_one(out, name, b, methods[name], common) for name, b in jobs]
+        done = [_run_one(out, name, b, over(name, b), common) for name, b in jobs]
     else:
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1, initializer=_die_with_parent,
                                            initargs=(os.getpid(),)) as pool:
-            done = pool.starmap(_run_one, [(out, name, b, methods[name], common) for name, b in jobs],
+            done = pool.starmap(_run_one, [(out, name, b, over(name, b), common) for name, b in jobs],
                                 chunksize=1)
     results = {name: {"seconds": 0.0, "programs": {}} for name in methods}
     for name, prog, seconds in done:

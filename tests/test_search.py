@@ -296,3 +296,62 @@ def test_static_proxy_ranks_by_instruction_count_and_searches(tmp_path):
     assert p.measurements == 3 and p.best_value <= p.o3_value
     with pytest.raises(ConfigError):
         SearchConfig(benchmarks=[PROGRAM], model="static", retrain_every=5)
+
+
+def test_warm_start_enqueues_other_programs_best_pipelines_first(tmp_path, capsys):
+    from optuna.trial import create_trial
+
+    from costtune.passes import load_catalog
+    from costtune.search.space import make_space
+    from costtune.toolchain import find
+
+    tc = find()
+    space = make_space("o3-edits", load_catalog(tc.llvm), tc.opt, slots=4)
+    dists = space.distributions()
+    o3 = space.o3_params()
+    url = f"sqlite:///{tmp_path / 'earlier.db'}"
+
+    def source(program: str, space_name: str, trials: list[tuple[dict, float]]) -> None:
+        study = optuna.create_study(storage=url, study_name=f"costtune:builtin/{program}:{space_name}")
+        study.set_user_attr("o3_value", 1000.0)
+        for edits, insns in trials:
+            study.add_trial(create_trial(params={**o3, **edits}, distributions=dists, value=insns / 1000,
+                                         user_attrs={"insns": insns, "status": "ok"}))
+
+    a1 = dict(e0_op="delete", e0_pos=3)
+    a2 = dict(e0_op="swap", e0_pos=10)
+    b1 = dict(e1_op="insert", e1_pos=7, e1_pass="reg2mem")
+    source("checksum", "o3-edits", [(a2, 990.0), (a1, 950.0), (dict(e0_op="delete", e0_pos=4), 1010.0)])
+    source("fixdsp", "o3-edits", [(b1, 900.0)])
+    source(PROGRAM, "o3-edits", [(dict(e2_op="delete", e2_pos=9), 800.0)])  # its own history: not warm
+    source("sha256", "flat", [])  # another space: skipped
+    cfg = _config(tmp_path, sampler="tpe", budget=3, warm_start=[url], warm_start_n=3)
+    run_search(cfg)
+    study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=cfg.storage_url)
+    warm = sorted((t for t in study.trials if "warm_from" in t.user_attrs), key=lambda t: t.number)
+    # best first within a study, one study after the other; worse-than-O3 trials and the program's own never
+    fixed = [t.system_attrs["fixed_params"] for t in warm]
+    assert [(t.user_attrs["warm_from"].split(":")[1], {k: f[k] for k in e}) for t, f, e in
+            zip(warm, fixed, (a1, b1, a2))] == [("builtin/checksum", a1), ("builtin/fixdsp", b1),
+                                                ("builtin/checksum", a2)]
+    assert len(warm) == 3 and study.user_attrs["warm_started"] == 3
+    assert warm[0].user_attrs.get("status") == "ok"  # ran (right after O3), measured or reused
+    assert all(f.get("e2_op") != "delete" for f in fixed)
+    # the proxy enqueues them in the order its scorer ranks them for this program
+    cfg_p = _config(tmp_path / "p", model="static", budget=2, warm_start=[url], warm_start_n=3)
+    run_search(cfg_p)
+    sp = optuna.load_study(study_name=study_name(cfg_p, f"builtin/{PROGRAM}"), storage=cfg_p.storage_url)
+    order = [t.system_attrs["fixed_params"] for t in sorted(sp.trials, key=lambda t: t.number)
+             if "warm_from" in t.user_attrs]
+    from costtune.search.scorer import StaticScorer, pipeline_scorer
+
+    costs = pipeline_scorer(f"builtin/{PROGRAM}", space.pipeline, StaticScorer())(order)
+    assert len(order) == 3 and costs == sorted(costs)
+    # a resumed study does not enqueue them again
+    run_search(cfg.override(budget=4))
+    study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=cfg.storage_url)
+    assert len([t for t in study.trials if "warm_from" in t.user_attrs]) == 3
+    rc, err = _run_cli(capsys, "search", "--benchmarks", PROGRAM, "--budget", "2", "--sampler", "tpe", "--repeat",
+                       "1", "--out", str(tmp_path / "o2"), "--no-progress", "--warm-start",
+                       "postgresql://nobody@127.0.0.1:1/none")
+    assert rc != 0 and err.startswith("costtune: error: cannot read warm-start storage") and len(err.splitlines()) == 1

@@ -21,6 +21,9 @@ def register(sub):
     p.add_argument("--sampler", choices=SAMPLERS, help="proxy (TPE + model screening, default) | tpe | random")
     p.add_argument("--space", choices=SPACES, help="o3-edits (default) | flat")
     p.add_argument("--retrain-every", type=int, help="retrain the model after this many new measurements")
+    p.add_argument("--warm-start", nargs="+", metavar="URL",
+                   help="Optuna storages of earlier searches: their best pipelines for other programs go first")
+    p.add_argument("--warm-start-n", type=int, help="most warm-start pipelines per program (default: 32)")
     p.add_argument("--seed", type=int)
     p.add_argument("--repeat", type=int, help="the programs' repeat knob (default: each program's own)")
     p.add_argument("--out", help="output directory (default: search_out)")
@@ -37,7 +40,7 @@ def run(args) -> int:
     config = config.override(
         suite=args.suite, benchmarks=args.benchmarks, budget=args.budget, model=args.model, server=args.server,
         storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
-        retrain_every=args.retrain_every, seed=args.seed, repeat=args.repeat, out=args.out,
+        retrain_every=args.retrain_every, warm_start=args.warm_start, warm_start_n=args.warm_start_n, seed=args.seed, repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,
         progress=False if args.no_progress else None)
     res = run_search(config)

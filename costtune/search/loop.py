@@ -512,6 +512,16 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
         raise MeasurementError(f"{bench.id}: the O3 baseline did not run correctly ({status})")
     study.set_user_attr("o3_value", o3)
     dists = space.distributions()
+    if config.warm_start and config.warm_start_n and study.user_attrs.get("warm_started") is None:
+        from costtune.search.warm import warm_params
+
+        warm = warm_params(config.warm_start, bench.id, config.space, set(dists), config.metric, config.warm_start_n)
+        if scorer_fn is not None and warm:  # the proxy: the cost model orders them for this program
+            costs = scorer_fn([params for params, _ in warm])
+            warm = [w for _, _, w in sorted(zip(costs, range(len(warm)), warm))]
+        for params, source in warm:
+            study.enqueue_trial(params, user_attrs={"warm_from": source}, skip_if_exists=True)
+        study.set_user_attr("warm_started", len(warm))
     cap = int(config.budget * config.max_trials_factor) + 1
     bar = None
     if config.progress:
