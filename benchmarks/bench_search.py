@@ -40,6 +40,7 @@ METHODS = {  # name -> SearchConfig overrides
     "proxy-static": dict(sampler="proxy", model="static"),  # the proxy without a model: static insn count
     # warm-started from other program families' studies of --warm-runs (leave one family out)
     "proxy-warm": dict(sampler="proxy"),
+    "proxy-variants": dict(sampler="proxy", variants=True),  # + predictions from measured function variants
     "tpe-warm": dict(sampler="tpe"),
 }
 WARM_SOURCES = ("tpe", "random", "proxy", "proxy-static")  # methods of --warm-runs whose studies seed *-warm

@@ -355,3 +355,38 @@ def test_warm_start_enqueues_other_programs_best_pipelines_first(tmp_path, capsy
                        "1", "--out", str(tmp_path / "o2"), "--no-progress", "--warm-start",
                        "postgresql://nobody@127.0.0.1:1/none")
     assert rc != 0 and err.startswith("costtune: error: cannot read warm-start storage") and len(err.splitlines()) == 1
+
+
+def test_variant_table_predicts_recombined_function_variants():
+    from costtune.search.variants import VariantTable
+
+    t = VariantTable()
+    f1, f2, g1, g2 = "add x0, x0, #1\nret\n", "ret\n", "bl f\nret\n", "bl f\nbl f\nret\n"
+    t.observe("a", {"f": f1, "g": g1}, {"f": 100, "g": 10, "memcpy": 50}, 160)
+    t.observe("b", {"f": f2, "g": g2}, {"f": 40, "g": 20, "memcpy": 50}, 110)
+    assert t.best == 110 and t.predict({"f": f1, "g": g1}) == 160
+    # g2 calls f twice as often; f1 under the caller g2 was never seen: f1's count under g1 stands in
+    assert t.predict({"f": f1, "g": g2}) == 50 + 100 + 20
+    assert t.predict({"f": "nop\nret\n", "g": g1}) is None  # a new variant: no prediction
+    t.observe("c", {"f": f1, "g": g2}, {"f": 200, "g": 20, "memcpy": 50}, 270)
+    assert t.predict({"f": f1, "g": g2}) == 270  # now its own context is known
+
+
+def test_search_with_variants_profiles_measured_candidates(tmp_path, monkeypatch):
+    from costtune.search import variants as variants_mod
+
+    seen = []
+    real = variants_mod.VariantTable.observe
+
+    def spy(self, binary_hash, functions, per_function, total):
+        seen.append((binary_hash, total, sum(per_function.values())))
+        return real(self, binary_hash, functions, per_function, total)
+
+    monkeypatch.setattr(variants_mod.VariantTable, "observe", spy)
+    cfg = _config(tmp_path, model="static", budget=3, variants=True)
+    (p,) = run_search(cfg).programs
+    rows = {r.binary_hash: r.value for r in _measured(cfg.db_url)}
+    assert len(seen) == len(rows) == 3  # each measured binary profiled once, O3 included
+    assert all(rows[h] == total and own <= total for h, total, own in seen)  # the profile's total is the measurement
+    with pytest.raises(ConfigError):
+        SearchConfig(benchmarks=[PROGRAM], sampler="tpe", variants=True)

@@ -21,6 +21,8 @@ def register(sub):
     p.add_argument("--sampler", choices=SAMPLERS, help="proxy (TPE + model screening, default) | tpe | random")
     p.add_argument("--space", choices=SPACES, help="o3-edits (default) | flat")
     p.add_argument("--retrain-every", type=int, help="retrain the model after this many new measurements")
+    p.add_argument("--variants", action="store_true", default=None,
+                   help="profile each measured candidate and predict candidates made of known function variants")
     p.add_argument("--warm-start", nargs="+", metavar="URL",
                    help="Optuna storages of earlier searches: their best pipelines for other programs go first")
     p.add_argument("--warm-start-n", type=int, help="most warm-start pipelines per program (default: 32)")
@@ -40,7 +42,7 @@ def run(args) -> int:
     config = config.override(
         suite=args.suite, benchmarks=args.benchmarks, budget=args.budget, model=args.model, server=args.server,
         storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
-        retrain_every=args.retrain_every, warm_start=args.warm_start, warm_start_n=args.warm_start_n, seed=args.seed, repeat=args.repeat, out=args.out,
+        retrain_every=args.retrain_every, warm_start=args.warm_start, variants=args.variants, warm_start_n=args.warm_start_n, seed=args.seed, repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,
         progress=False if args.no_progress else None)
     res = run_search(config)

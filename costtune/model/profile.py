@@ -25,7 +25,7 @@ from costtune.logging import get_logger
 
 log = get_logger(__name__)
 
-__all__ = ["ReferenceProfile", "reference_profile", "candidate_weights"]
+__all__ = ["ReferenceProfile", "reference_profile", "candidate_weights", "callers_of"]
 
 _CALL = re.compile(r"^\s*(?:bl|b)\s+([A-Za-z_.$][\w.$]*)\s*$")
 #: weight floor (fraction of the program's instructions) for functions the profile never saw run
@@ -43,7 +43,8 @@ class ReferenceProfile:
         return asdict(self)
 
 
-def _callers(functions: dict[str, str]) -> dict[str, list[str]]:
+def callers_of(functions: dict[str, str]) -> dict[str, list[str]]:
+    """``{function: [its callers]}`` from direct calls and tail calls in normalised assembly."""
     out: dict[str, set[str]] = {}
     for caller, text in functions.items():
         for line in text.splitlines():
@@ -71,7 +72,7 @@ def reference_profile(bench, pipeline: str = "O0", cache_dir: str | Path | None 
     fns = program_functions(cr.artifact)
     total = sum(v for k, v in prof.functions.items() if k in fns) or 1
     weights = {k: prof.functions.get(k, 0) / total for k in fns}
-    rp = ReferenceProfile(bench.id, pipeline, weights, _callers(fns))
+    rp = ReferenceProfile(bench.id, pipeline, weights, callers_of(fns))
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(rp.to_dict()))

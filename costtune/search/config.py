@@ -46,6 +46,7 @@ class SearchConfig(YamlConfig):
     retrain_every: int = 0  # retrain the model after this many new measurements (0: never)
     retrain_epochs: float = 2.0  # epochs of each background retraining
     threads: int = 1  # torch threads for scoring (and retraining)
+    variants: bool = False  # profile measured candidates; predict combinations of known function variants (proxy)
     warm_start: list = field(default_factory=list)  # Optuna storage URLs of earlier searches (see search/warm.py)
     warm_start_n: int = 32  # most warm-start pipelines enqueued per program
     startup_trials: int = 10  # TPE's random start-up trials
@@ -75,6 +76,8 @@ class SearchConfig(YamlConfig):
             raise ConfigError("--retrain-every needs an in-process --model (the server cannot reload a model)")
         if self.heartbeat < 1:
             raise ConfigError("heartbeat must be >= 1 second")
+        if self.variants and (self.sampler != "proxy" or self.target != "aarch64" or self.metric != "insns"):
+            raise ConfigError("--variants needs the proxy sampler and insns on aarch64 (block profiles under qemu)")
         if self.warm_start_n < 0:
             raise ConfigError("--warm-start-n must be >= 0")
         if isinstance(self.warm_start, str):

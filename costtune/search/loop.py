@@ -186,6 +186,7 @@ class Evaluator:
         self.host = socket.gethostname()
         self._known: set[str] = set()
         self.source_hash = bench.source_hash()
+        self.observers: list = []  #: called with the artifact of every candidate that ran correctly
 
     def key(self, binary_hash: str, pipeline: str = "") -> str:
         from costtune.records import job_key
@@ -244,6 +245,7 @@ class Evaluator:
                     rec.stdout_hash, rec.reused_from, rec.finished_at = prev.stdout_hash, prev.id, utcnow()
                     self.store.add(rec)
                 self._known.add(art.binary_hash)
+                self._observe(art, prev.status)
                 return prev.status, prev.value, False, art.pipeline
             state = self.store.claim(key)
             if state == DONE:
@@ -271,7 +273,13 @@ class Evaluator:
             self.store.release(key)
             raise
         self._known.add(art.binary_hash)
+        self._observe(art, m.status)
         return m.status, m.value, True, art.pipeline
+
+    def _observe(self, art, status: str) -> None:
+        if status == "ok":
+            for fn in self.observers:
+                fn(art)
 
     @staticmethod
     def _fill(rec, art):
@@ -494,8 +502,15 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     name = study_name(config, bench.id)
     ev = Evaluator(config, bench, store, tc, runner, runner_name, f"search:{name}")
     scorer_fn = None
+    variants = None
+    if config.variants:
+        from costtune.search.variants import VariantTable, profile_observer
+
+        variants = VariantTable()
+        ev.observers.append(profile_observer(variants, bench, runner, ev.repeat, tc))
     if scorer is not None:
-        scorer_fn = pipeline_scorer(bench, space.pipeline, scorer, config.target, tc, known=ev.known)
+        scorer_fn = pipeline_scorer(bench, space.pipeline, scorer, config.target, tc, known=ev.known,
+                                    variants=variants)
     sampler = _make_sampler(config, space, config.seed + index, scorer_fn)
     try:
         study = optuna.create_study(storage=storage, study_name=name, sampler=sampler, direction="minimize",

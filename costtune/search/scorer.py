@@ -135,12 +135,17 @@ def make_scorer(model: str | None, server: str | None, threads: int | None = 1) 
 
 
 def pipeline_scorer(bench, to_pipeline: Callable[[dict], str], scorer: Scorer, target: str = "aarch64",
-                    toolchain=None, known: Callable[[object], bool] | None = None) -> Callable[[Sequence[dict]], list[float]]:
+                    toolchain=None, known: Callable[[object], bool] | None = None,
+                    variants=None) -> Callable[[Sequence[dict]], list[float]]:
     """``proposals -> costs`` for CostModelSampler: compile, read functions, score.
 
     ``bench`` is a Benchmark or ``suite/name``. ``known(artifact)`` True marks a
     candidate whose binary was measured already: it is ranked after every new
-    one (it would teach the search nothing), but before failures.
+    one (it would teach the search nothing), but before failures. ``variants``, a
+    :class:`~costtune.search.variants.VariantTable`, predicts candidates made of
+    measured function variants: one predicted to beat the best measured count goes
+    before every other (lowest prediction first), one predicted not to goes after
+    every unpredicted one.
     """
     from costtune.asm import program_functions
     from costtune.benchmarks import get_benchmark
@@ -161,9 +166,19 @@ def pipeline_scorer(bench, to_pipeline: Callable[[dict], str], scorer: Scorer, t
             return costs
         # identical binaries get one score (and the model's cache makes shared functions free)
         pred = scorer.score(fns)
-        spread = (max(pred) - min(pred)) if len(pred) > 1 else 1.0
-        for i, a, c in zip(idx, arts, pred):
-            costs[i] = c + (abs(spread) + 1.0) * 1e6 if known and known(a) else c
+        step = abs((max(pred) - min(pred)) if len(pred) > 1 else 1.0) + 1.0
+        counts = [variants.predict(f) if variants is not None else None for f in fns]
+        better = sorted((c, j) for j, c in enumerate(counts) if c is not None and c < variants.best)
+        ahead = {j: r for r, (_, j) in enumerate(better)}
+        for j, (i, a, c) in enumerate(zip(idx, arts, pred)):
+            if known and known(a):
+                costs[i] = c + step * 1e6
+            elif j in ahead:
+                costs[i] = min(pred) - step * (len(better) - ahead[j])
+            elif counts[j] is not None:
+                costs[i] = c + step * 1e3
+            else:
+                costs[i] = c
         return costs
 
     return score
