@@ -390,3 +390,21 @@ def test_search_with_variants_profiles_measured_candidates(tmp_path, monkeypatch
     assert all(rows[h] == total and own <= total for h, total, own in seen)  # the profile's total is the measurement
     with pytest.raises(ConfigError):
         SearchConfig(benchmarks=[PROGRAM], sampler="tpe", variants=True)
+
+
+def test_no_gain_prediction_spares_a_measurement_only_when_it_cannot_win(tmp_path):
+    from costtune.benchmarks import get_benchmark
+    from costtune.compile import compile_benchmark
+    from costtune.measure import measure
+    from costtune.search.variants import VariantTable, no_gain_prediction, profile_observer
+
+    bench = get_benchmark(f"builtin/{PROGRAM}")
+    arts = {p: compile_benchmark(bench, p).artifact for p in ("O1", "O3")}
+    t = VariantTable()
+    guess = no_gain_prediction(t)
+    assert guess(arts["O1"]) is None  # nothing observed yet
+    profile_observer(t, bench, None, 1)(arts["O3"])
+    o3 = measure(arts["O3"], bench, metric="insns", repeat=1).value
+    assert t.best == o3 and guess(arts["O3"]) == o3  # known variants, no gain: predicted, not measured
+    t.best = o3 + 1  # now the prediction would beat the best: it is measured instead
+    assert guess(arts["O3"]) is None

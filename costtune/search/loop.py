@@ -187,6 +187,7 @@ class Evaluator:
         self._known: set[str] = set()
         self.source_hash = bench.source_hash()
         self.observers: list = []  #: called with the artifact of every candidate that ran correctly
+        self.surrogate = None  #: artifact -> predicted value that needs no measurement, or None
 
     def key(self, binary_hash: str, pipeline: str = "") -> str:
         from costtune.records import job_key
@@ -220,7 +221,11 @@ class Evaluator:
                       started_at=utcnow())
 
     def evaluate(self, spec: str, label: str) -> tuple[str, float | None, bool, str]:
-        """(status, value, new measurement?, pipeline text) of candidate ``spec``."""
+        """(status, value, new measurement?, pipeline text) of candidate ``spec``.
+
+        Status ``predicted``: a new binary that :attr:`surrogate` predicts well enough
+        not to measure (no record is written; the value goes to the sampler only).
+        """
         from costtune.compile import compile_benchmark
         from costtune.measure import measure
         from costtune.records import CLAIMED, DONE, utcnow
@@ -247,6 +252,9 @@ class Evaluator:
                 self._known.add(art.binary_hash)
                 self._observe(art, prev.status)
                 return prev.status, prev.value, False, art.pipeline
+            guess = self.surrogate(art) if self.surrogate is not None else None
+            if guess is not None:
+                return "predicted", guess, False, art.pipeline
             state = self.store.claim(key)
             if state == DONE:
                 rec = self.store.get(key)
@@ -504,10 +512,11 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     scorer_fn = None
     variants = None
     if config.variants:
-        from costtune.search.variants import VariantTable, profile_observer
+        from costtune.search.variants import VariantTable, no_gain_prediction, profile_observer
 
         variants = VariantTable()
         ev.observers.append(profile_observer(variants, bench, runner, ev.repeat, tc))
+        ev.surrogate = no_gain_prediction(variants, tc)
     if scorer is not None:
         scorer_fn = pipeline_scorer(bench, space.pipeline, scorer, config.target, tc, known=ev.known,
                                     variants=variants)
@@ -561,6 +570,8 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
             spent += 1
             if retrainer is not None:
                 retrainer.note(1)
+        if status == "predicted":
+            return value / o3 if config.objective == "ratio" else value
         if status != "ok" or value is None:
             return config.fail_value if config.objective == "ratio" else o3 * config.fail_value
         return value / o3 if config.objective == "ratio" else value

@@ -14,9 +14,10 @@ also depends on its callers (inlined calls are not made), so a variant is keyed 
 its text and its callers' texts first, and by its text alone when that context is
 new (patricia: 0.7% median error without the context).
 
-:class:`VariantTable` holds the counts of one program; the search's proxy uses
-:meth:`VariantTable.predict` to put a predicted improvement ahead of the cost model's
-ranking and a predicted non-improvement behind it (``--variants``).
+:class:`VariantTable` holds the counts of one program. With ``--variants`` the search's
+proxy puts a candidate predicted to beat the best measurement ahead of the cost model's
+ranking and one predicted not to behind it; and when a chosen candidate is predicted not
+to beat the best, the prediction is told to the sampler and no measurement is spent.
 """
 
 from __future__ import annotations
@@ -94,3 +95,18 @@ def profile_observer(table: VariantTable, bench, runner, repeat: int | None, too
                           prof.total)
 
     return observe
+
+
+def no_gain_prediction(table: VariantTable, toolchain=None):
+    """``(artifact) -> count | None``: the prediction of a candidate made of known variants
+    that does not beat the best measurement - the search tells it to the sampler instead of
+    spending a measurement on it. A predicted gain is measured (it has to be confirmed)."""
+    from costtune.asm import program_functions
+
+    def guess(artifact) -> float | None:
+        if not table.library:
+            return None
+        p = table.predict(program_functions(artifact, toolchain=toolchain))
+        return p if p is not None and p >= table.best else None
+
+    return guess
