@@ -103,6 +103,19 @@ def _run_one(out: Path, method: str, bench: str, over: dict, common: dict):
                                   "best_pipeline": p.best_pipeline} for p in res.programs}, time.perf_counter() - t0
 
 
+MISSING = "failed / not run"
+
+
+def _finished(out: Path, method: str, bench: str):
+    """What _run_one returns, from the summary.json of a search that finished earlier ({} if none did)."""
+    path = out / method / bench.replace("/", "_") / "summary.json"
+    if not path.is_file():
+        return method, {}, 0.0
+    d = json.loads(path.read_text())
+    return method, {p["benchmark"]: {k: p[k] for k in ("speedup", "measurements", "trials", "history", "best_pipeline")}
+                    | {"o3": p["o3_value"], "best": p["best_value"]} for p in d["programs"]}, d["seconds"]
+
+
 def markdown(results: dict, names: list) -> str:
     """The table as Markdown: O3/best (measurements to reach TPE's final best) per program and method."""
     progs = sorted({b for r in results.values() for b in r["programs"]}, key=lambda k: _order(k, names))
@@ -111,9 +124,9 @@ def markdown(results: dict, names: list) -> str:
         cells = []
         for r in results.values():
             p = r["programs"].get(b)
-            cells.append("failed" if p is None else f"{p['speedup']:.4f}x ({p['to_reach_tpe'] or '-'})")
+            cells.append(MISSING if p is None else f"{p['speedup']:.4f}x ({p['to_reach_tpe'] or '-'})")
         lines.append(f"| {b.split('/', 1)[-1]} | " + " | ".join(cells) + " |")
-    rows = [("geomean", lambda r: f"**{r['geomean_speedup']:.3f}x**"),
+    rows = [("geomean", lambda r: f"**{r['geomean_speedup']:.3f}x**" if r["geomean_speedup"] else "-"),
             ("geomean without its best program", lambda r: f"{r['geomean_without_best']:.3f}x" if r["geomean_without_best"] else "-"),
             ("reached TPE's final result", lambda r: f"{r['reached_tpe']}/{len(r['programs'])}"),
             ("... with <= 1/3 of TPE's measurements (programs where TPE beat O3)",
@@ -140,6 +153,8 @@ def main(argv=None) -> int:
                     "pipelines its studies found for programs of other families")
     ap.add_argument("--out", default="bench_search_out")
     ap.add_argument("--fresh", action="store_true", help="delete OUT first (otherwise studies resume)")
+    ap.add_argument("--report", action="store_true", help="run nothing: the table of the searches in OUT that "
+                    "finished (CPU seconds are those of each search's last pass)")
     ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table instead")
     args = ap.parse_args(argv)
@@ -163,7 +178,9 @@ def main(argv=None) -> int:
     common = dict(suite=args.suite, budget=args.budget, k=args.k, model=args.model, repeat=args.repeat,
                   seed=args.seed, progress=args.jobs == 1)
     t0 = time.perf_counter()
-    if args.jobs == 1:
+    if args.report:
+        done = [_finished(out, name, b) for name, b in jobs]
+    elif args.jobs == 1:
         done = [_run_one(out, name, b, over(name, b), common) for name, b in jobs]
     else:
         import multiprocessing as mp
@@ -200,6 +217,7 @@ def main(argv=None) -> int:
     report = {"suite": args.suite, "benchmarks": args.benchmarks, "budget": args.budget, "k": args.k,
               "model": args.model or "default", "repeat": args.repeat, "seed": args.seed, "jobs": args.jobs,
               "wall_seconds": wall, "methods": results}
+    out.mkdir(parents=True, exist_ok=True)
     (out / "bench_search.json").write_text(json.dumps(report, indent=2))
     if args.json:
         print(json.dumps(report, indent=2))
@@ -218,12 +236,12 @@ def main(argv=None) -> int:
         for m in results:
             p = results[m]["programs"].get(b)
             if p is None:
-                cells.append("failed")
+                cells.append(MISSING)
                 continue
             rt = p["to_reach_tpe"]
             cells.append(f"{p['speedup']:.4f} ({rt if rt else '-':>3})")
         print(f"{b:<{w}}  " + "  ".join(f"{c:>16}" for c in cells))
-    print(f"{'geomean':<{w}}  " + "  ".join(f"{results[m]['geomean_speedup']:>16.4f}" for m in results))
+    print(f"{'geomean':<{w}}  " + "  ".join(f"{results[m]['geomean_speedup'] or 0:>16.4f}" for m in results))
     print(f"{'reached TPE':<{w}}  " + "  ".join(f"{results[m]['reached_tpe']:>13}/{len(progs):<2}" for m in results))
     print(f"{'geomean w/o top':<{w}}  " + "  ".join(f"{results[m]['geomean_without_best']:>16.4f}" if results[m]['geomean_without_best'] else f"{'-':>16}"
                                                  for m in results))
