@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from pathlib import Path
 
 
@@ -16,3 +18,46 @@ def cache_dir(*parts: str) -> Path:
     d = cache_root().joinpath(*parts)
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def _dir_bytes(d: Path) -> int:
+    """Bytes a directory holds; a file hard-linked n times counts 1/n in each place."""
+    total = 0
+    for f in d.iterdir():
+        try:
+            st = f.lstat()
+        except OSError:
+            continue
+        total += st.st_size // max(st.st_nlink, 1)
+    return total
+
+
+def prune_compile(max_bytes: int, min_age_s: float = 900.0) -> tuple[int, int]:
+    """Delete least recently used compile artifacts until they hold at most ``max_bytes``.
+
+    Artifacts used in the last ``min_age_s`` seconds stay (another process may be
+    measuring them). A compile that finds its artifact gone simply compiles again; a
+    backend entry pointing at a pruned artifact is rebuilt. Returns (deleted, bytes freed).
+    """
+    root = cache_root() / "compile" / "artifacts"
+    if not root.is_dir():
+        return 0, 0
+    entries = []
+    for shard in root.iterdir():
+        if not shard.is_dir():
+            continue
+        for d in shard.iterdir():
+            if d.is_dir() and not d.name.startswith("."):
+                try:
+                    entries.append((d.stat().st_mtime, _dir_bytes(d), d))
+                except OSError:
+                    continue
+    total = sum(b for _, b, _ in entries)
+    deleted = freed = 0
+    now = time.time()
+    for mtime, size, d in sorted(entries, key=lambda e: e[0]):
+        if total - freed <= max_bytes or now - mtime < min_age_s:
+            break
+        shutil.rmtree(d, ignore_errors=True)
+        deleted, freed = deleted + 1, freed + size
+    return deleted, freed

@@ -212,12 +212,16 @@ def compile_benchmark(
     final = cache_dir("compile", "artifacts", key[:2]) / key
     result_file = final / ARTIFACT_FILE
     if result_file.exists():
+        try:
+            os.utime(final)  # recently used: the cache's size cap evicts the least recently used
+        except OSError:
+            pass
         return _load_result(final, pipeline, cached=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=final.parent))
     commands = list(fe_commands)
     seconds = dict(fe_seconds)
     try:
-        shutil.copy2(linked, tmp / FILES["linked_bc"])
+        _share(linked, tmp / FILES["linked_bc"])
         opt_argv = [tc.opt, "-S", tmp / FILES["linked_bc"], "-o", tmp / FILES["opt_ll"]]
         if text:
             opt_argv.insert(1, f"-passes={text}")
@@ -268,7 +272,7 @@ def _backend(tmp: Path, key: str, tgt: Target, tc: Toolchain, bench: Benchmark, 
         src = Path(prev["dir"])
         try:
             for k in ("asm", "obj", "binary"):
-                shutil.copy2(src / FILES[k], tmp / FILES[k])
+                _share(src / FILES[k], tmp / FILES[k])
             commands.extend([os.fspath(a) for a in argv] for argv in argvs.values())
             seconds["backend_reused"] = 0.0
             return {"text_hash": prev["text_hash"], "binary_hash": prev["binary_hash"]}
@@ -282,6 +286,19 @@ def _backend(tmp: Path, key: str, tgt: Target, tc: Toolchain, bench: Benchmark, 
     hashes = {"text_hash": _file_sha(text_bin), "binary_hash": _file_sha(binary)}
     text_bin.unlink()
     return hashes
+
+
+def _share(src: Path, dst: Path) -> None:
+    """``dst`` becomes ``src``'s content: a hard link (cache files are never written in place;
+    the runners copy the binary they run), a copy where the file system cannot link.
+
+    Without links, every search candidate kept its own copy of the linked bitcode and of a
+    shared backend's binary, and three parallel cBench searches filled 28 GB in two hours.
+    """
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _backend_entry(key: str) -> Path:

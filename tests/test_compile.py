@@ -141,11 +141,35 @@ def test_object_is_the_assembled_asm_and_same_ir_shares_the_backend(program, llv
     assert "backend_reused" in b.seconds and "llc" not in b.seconds
     assert (b.binary_hash, b.text_hash) == (a.binary_hash, a.text_hash)
     assert b.binary.read_bytes() == a.binary.read_bytes() and b.asm.read_text() == a.asm.read_text()
+    # shared, not copied: one file on disk for the binary and for the linked bitcode
+    assert b.binary.stat().st_ino == a.binary.stat().st_ino
+    assert (b.dir / "linked.bc").stat().st_ino == (a.dir / "linked.bc").stat().st_ino
     # if the artifact it points at is gone, the backend is built again
     import shutil
 
     shutil.rmtree(a.dir)
+    assert b.binary.read_bytes()  # b's own links outlive a
     c = compile_benchmark(program, "default<O2>,verify,verify", "aarch64", tc).artifact
     assert "llc" in c.seconds and c.binary_hash == a.binary_hash
     d = compile_benchmark(program, "default<O2>,verify,verify,verify", "aarch64", tc).artifact
     assert "backend_reused" in d.seconds and d.binary_hash == a.binary_hash
+
+
+def test_the_compile_cache_cap_evicts_least_recently_used_artifacts(program):
+    import os
+    import time
+
+    from costtune.cache import prune_compile
+
+    arts = {p: compile_benchmark(program, p, "aarch64").artifact for p in ("O0", "O1", "O2")}
+    old = time.time() - 7200
+    for i, p in enumerate(("O0", "O1")):  # used two hours ago, O0 first
+        os.utime(arts[p].dir, (old + i, old + i))
+    size = sum(f.stat().st_size for f in arts["O2"].dir.iterdir())
+    deleted, freed = prune_compile(size * 2)  # room for about two artifacts: the least recently used goes
+    assert deleted == 1 and freed > 0 and not arts["O0"].dir.exists() and arts["O1"].dir.exists()
+    assert compile_benchmark(program, "O1", "aarch64").artifact.cached  # a hit marks O1 as used now
+    assert prune_compile(0) == (0, 0)  # over the cap, but everything left was used in the last 15 min
+    assert arts["O1"].dir.exists() and arts["O2"].dir.exists()
+    again = compile_benchmark(program, "O0", "aarch64")  # a pruned artifact is simply built again
+    assert again.ok and not again.artifact.cached and again.artifact.binary_hash == arts["O0"].binary_hash

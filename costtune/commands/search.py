@@ -26,6 +26,8 @@ def register(sub):
     p.add_argument("--warm-start", nargs="+", metavar="URL",
                    help="Optuna storages of earlier searches: their best pipelines for other programs go first")
     p.add_argument("--warm-start-n", type=int, help="most warm-start pipelines per program (default: 32)")
+    p.add_argument("--cache-max-gb", type=float,
+                   help="cap of the compile cache, least recently used artifacts go first (default: 20; 0: none)")
     p.add_argument("--seed", type=int)
     p.add_argument("--repeat", type=int, help="the programs' repeat knob (default: each program's own)")
     p.add_argument("--out", help="output directory (default: search_out)")
@@ -42,7 +44,8 @@ def run(args) -> int:
     config = config.override(
         suite=args.suite, benchmarks=args.benchmarks, budget=args.budget, model=args.model, server=args.server,
         storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
-        retrain_every=args.retrain_every, warm_start=args.warm_start, variants=args.variants, warm_start_n=args.warm_start_n, seed=args.seed, repeat=args.repeat, out=args.out,
+        retrain_every=args.retrain_every, warm_start=args.warm_start, warm_start_n=args.warm_start_n,
+        variants=args.variants, cache_max_gb=args.cache_max_gb, seed=args.seed, repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,
         progress=False if args.no_progress else None)
     res = run_search(config)

@@ -51,6 +51,7 @@ class SearchConfig(YamlConfig):
     warm_start_n: int = 32  # most warm-start pipelines enqueued per program
     startup_trials: int = 10  # TPE's random start-up trials
     heartbeat: int = 10  # seconds between trial heartbeats (a dead worker's trial fails after 3x)
+    cache_max_gb: float = 20.0  # compile cache cap, enforced before each program (0: no cap)
     llvm: int | None = None
     cbench_root: str | None = None
     progress: bool = True
@@ -78,6 +79,8 @@ class SearchConfig(YamlConfig):
             raise ConfigError("heartbeat must be >= 1 second")
         if self.variants and (self.sampler != "proxy" or self.target != "aarch64" or self.metric != "insns"):
             raise ConfigError("--variants needs the proxy sampler and insns on aarch64 (block profiles under qemu)")
+        if self.cache_max_gb < 0:
+            raise ConfigError("--cache-max-gb must be >= 0 (0: no cap)")
         if self.warm_start_n < 0:
             raise ConfigError("--warm-start-n must be >= 0")
         if isinstance(self.warm_start, str):
