@@ -586,6 +586,19 @@ def program_functions(artifact, repr: str = "asm", toolchain=None) -> dict[str, 
         if path.suffix == ".s":
             return split_functions(normalize_asm(path.read_text(errors="replace")))
         return split_functions(normalize_asm(disassemble(path, toolchain)))
-    if repr == "ir":
-        return split_functions(normalize_ir(Path(artifact.opt_ll).read_text(errors="replace")))
-    return split_functions(normalize_asm(disassemble(artifact.obj, toolchain)))
+    # an artifact directory is content-addressed and never changes: read it once (the search
+    # reads a candidate's functions to score it, to predict it, and to profile it)
+    key = (os.fspath(getattr(artifact, "dir", artifact.obj)), repr)
+    if key not in _FUNCTIONS:
+        if repr == "ir":
+            fns = split_functions(normalize_ir(Path(artifact.opt_ll).read_text(errors="replace")))
+        else:
+            fns = split_functions(normalize_asm(disassemble(artifact.obj, toolchain)))
+        if len(_FUNCTIONS) >= _FUNCTIONS_MAX:
+            _FUNCTIONS.pop(next(iter(_FUNCTIONS)))
+        _FUNCTIONS[key] = fns
+    return dict(_FUNCTIONS[key])
+
+
+_FUNCTIONS: dict[tuple[str, str], dict[str, str]] = {}  #: (artifact dir, repr) -> functions, oldest first
+_FUNCTIONS_MAX = 2048

@@ -577,9 +577,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
             spent += 1
             if retrainer is not None:
                 retrainer.note(1)
-        if status == "predicted":
-            return value / o3 if config.objective == "ratio" else value
-        if status != "ok" or value is None:
+        if status not in ("ok", "predicted") or value is None:  # predicted: told, not measured
             return config.fail_value if config.objective == "ratio" else o3 * config.fail_value
         return value / o3 if config.objective == "ratio" else value
 
