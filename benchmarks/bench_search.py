@@ -42,6 +42,11 @@ METHODS = {  # name -> SearchConfig overrides
     "proxy-warm": dict(sampler="proxy"),
     "proxy-variants": dict(sampler="proxy", variants=True),  # + predictions from measured function variants
     "tpe-warm": dict(sampler="tpe"),
+    # the three together: static-count screen, function-variant predictions, warm start
+    "proxy-static-var-warm": dict(sampler="proxy", model="static", variants=True),
+    # unguided TPE at other seeds: how much TPE's own final result and its measurements vary
+    "tpe-s1": dict(sampler="tpe", seed=1),
+    "tpe-s2": dict(sampler="tpe", seed=2),
 }
 WARM_SOURCES = ("tpe", "random", "proxy", "proxy-static")  # methods of --warm-runs whose studies seed *-warm
 

@@ -7,6 +7,10 @@ import shutil
 import time
 from pathlib import Path
 
+from costtune.logging import get_logger
+
+log = get_logger(__name__)
+
 
 def cache_root() -> Path:
     root = Path(os.environ.get("COSTTUNE_CACHE") or Path.home() / ".cache" / "costtune")
@@ -32,18 +36,11 @@ def _dir_bytes(d: Path) -> int:
     return total
 
 
-def prune_compile(max_bytes: int, min_age_s: float = 900.0) -> tuple[int, int]:
-    """Delete least recently used compile artifacts until they hold at most ``max_bytes``.
-
-    Artifacts used in the last ``min_age_s`` seconds stay (another process may be
-    measuring them). A compile that finds its artifact gone simply compiles again; a
-    backend entry pointing at a pruned artifact is rebuilt. Returns (deleted, bytes freed).
-    """
+def compile_artifacts() -> list[tuple[float, int, Path]]:
+    """(last use, bytes, dir) of every compile artifact in the cache."""
     root = cache_root() / "compile" / "artifacts"
-    if not root.is_dir():
-        return 0, 0
     entries = []
-    for shard in root.iterdir():
+    for shard in (root.iterdir() if root.is_dir() else ()):
         if not shard.is_dir():
             continue
         for d in shard.iterdir():
@@ -52,6 +49,17 @@ def prune_compile(max_bytes: int, min_age_s: float = 900.0) -> tuple[int, int]:
                     entries.append((d.stat().st_mtime, _dir_bytes(d), d))
                 except OSError:
                     continue
+    return entries
+
+
+def prune_compile(max_bytes: int, min_age_s: float = 900.0) -> tuple[int, int]:
+    """Delete least recently used compile artifacts until they hold at most ``max_bytes``.
+
+    Artifacts used in the last ``min_age_s`` seconds stay (another process may be
+    measuring them). A compile that finds its artifact gone simply compiles again; a
+    backend entry pointing at a pruned artifact is rebuilt. Returns (deleted, bytes freed).
+    """
+    entries = compile_artifacts()
     total = sum(b for _, b, _ in entries)
     deleted = freed = 0
     now = time.time()
@@ -61,3 +69,11 @@ def prune_compile(max_bytes: int, min_age_s: float = 900.0) -> tuple[int, int]:
         shutil.rmtree(d, ignore_errors=True)
         deleted, freed = deleted + 1, freed + size
     return deleted, freed
+
+
+def cap_compile(max_gb: float) -> None:
+    """Prune the compile cache to ``max_gb`` (0: no cap), logging what went."""
+    if max_gb > 0:
+        n, freed = prune_compile(int(max_gb * 2**30))
+        if n:
+            log.info("compile cache over %.1f GB: %d artifacts pruned (%.0f MB)", max_gb, n, freed / 2**20)

@@ -20,7 +20,7 @@ from costtune.logging import configure
 COMMANDS = [
     "toolchain", "passes", "benchmarks", "compile", "measure", "collect", "records",
     "dataset", "tokenizer", "pretrain", "train", "eval", "serve", "score", "search",
-    "retrain", "demo",
+    "retrain", "cache", "demo",
 ]
 
 

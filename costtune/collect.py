@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from costtune import errors
 from costtune.benchmarks import Benchmark, get_suite
+from costtune.cache import cap_compile
 from costtune.errors import ConfigError, CostTuneError, MeasurementError, UnknownBenchmark
 from costtune.logging import get_logger
 from costtune.records import CLAIMED, DEFAULT_CLAIM_TTL, DONE, Record, RecordStore, job_key, utcnow
@@ -38,6 +39,7 @@ REFERENCES = ("O0", "O1", "O2", "O3")
 MAX_CONSECUTIVE_ERRORS = 5
 #: the shortest run timeout (seconds) derived from the O0 reference's run time
 MIN_RUN_TIMEOUT = 10.0
+PRUNE_EVERY = 200  #: jobs between two checks of the compile cache's size
 
 
 @dataclass
@@ -64,10 +66,13 @@ class CollectConfig:
     timeout_factor: float = 10.0
     dedupe: bool = True  #: reuse the measurement of an identical binary
     progress: bool = False  #: a tqdm bar on stderr
+    cache_max_gb: float = 20.0  #: compile cache cap, enforced every PRUNE_EVERY jobs (0: no cap)
 
     def __post_init__(self):
         if self.samples < 0:
             raise ConfigError("--samples must be >= 0")
+        if self.cache_max_gb < 0:
+            raise ConfigError("--cache-max-gb must be >= 0 (0: no cap)")
         if self.jobs < 1:
             raise ConfigError("--jobs must be >= 1")
         if not 1 <= self.min_len <= self.max_len:
@@ -420,6 +425,8 @@ def _drive(config: CollectConfig, benches: list[Benchmark], pending: list[Job], 
                 raise MeasurementError(f"{consecutive_errors} measurements in a row failed; last: {out.message}")
             bar.set_postfix({k: v for k, v in summary.by_status.items() if v}, refresh=False)
             bar.update(1)
+            if bar.n % PRUNE_EVERY == 0:
+                cap_compile(config.cache_max_gb)
         if pool is not None:
             pool.close()
             pool.join()

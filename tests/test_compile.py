@@ -155,11 +155,13 @@ def test_object_is_the_assembled_asm_and_same_ir_shares_the_backend(program, llv
     assert "backend_reused" in d.seconds and d.binary_hash == a.binary_hash
 
 
-def test_the_compile_cache_cap_evicts_least_recently_used_artifacts(program):
+def test_the_compile_cache_cap_evicts_least_recently_used_artifacts(program, tmp_path, monkeypatch):
     import os
     import time
 
     from costtune.cache import prune_compile
+
+    monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))  # not the user's cache
 
     arts = {p: compile_benchmark(program, p, "aarch64").artifact for p in ("O0", "O1", "O2")}
     old = time.time() - 7200
@@ -173,3 +175,17 @@ def test_the_compile_cache_cap_evicts_least_recently_used_artifacts(program):
     assert arts["O1"].dir.exists() and arts["O2"].dir.exists()
     again = compile_benchmark(program, "O0", "aarch64")  # a pruned artifact is simply built again
     assert again.ok and not again.artifact.cached and again.artifact.binary_hash == arts["O0"].binary_hash
+
+
+def test_costtune_cache_reports_and_prunes_the_compile_cache(program, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
+    for p in ("O0", "O1"):
+        assert compile_benchmark(program, p, "aarch64").ok
+    assert main(["cache"]) == 0
+    assert "2 compile artifacts" in capsys.readouterr().out
+    assert main(["cache", "--max-gb", "0"]) == 0  # both were used just now: they stay
+    assert "pruned 0 artifacts" in capsys.readouterr().out
+    assert main(["cache", "--max-gb", "0", "--min-age-min", "0"]) == 0
+    assert "now 0 compile artifacts" in capsys.readouterr().out
+    assert main(["cache", "--max-gb", "-1"]) != 0
+    assert "--max-gb" in capsys.readouterr().err

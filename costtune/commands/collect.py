@@ -35,6 +35,8 @@ def register(sub):
                         "0: the program's own timeout)")
     p.add_argument("--no-check", action="store_true", help="do not compare outputs with the O0 reference")
     p.add_argument("--no-dedupe", action="store_true", help="measure identical binaries again")
+    p.add_argument("--cache-max-gb", type=float, default=20.0,
+                   help="cap of the compile cache, least recently used artifacts go first (default: 20; 0: none)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
@@ -48,7 +50,7 @@ def run(args) -> int:
         references=tuple(r for r in args.references.split(",") if r.strip()),
         llvm=args.llvm, cbench_root=args.cbench_root, claim_ttl=args.claim_ttl,
         timeout_factor=args.timeout_factor, check=not args.no_check, dedupe=not args.no_dedupe,
-        progress=not args.no_progress,
+        progress=not args.no_progress, cache_max_gb=args.cache_max_gb,
     )
     s = collect(config)
     if args.json:

@@ -45,6 +45,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from costtune.cache import cap_compile
 from costtune.process import pid_alive
 from costtune.errors import ConfigError, CostTuneError, MeasurementError, RecordStoreError, UnknownBenchmark
 from costtune.logging import get_logger
@@ -482,13 +483,7 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
         runner_name = config.runner or default_runner_name(config.target, config.metric)
         runner = get_runner(runner_name, config.target, config.metric)
         for i, bench in enumerate(benches):
-            if config.cache_max_gb > 0:
-                from costtune.cache import prune_compile
-
-                n, freed = prune_compile(int(config.cache_max_gb * 2**30))
-                if n:
-                    log.info("compile cache over %.1f GB: %d artifacts pruned (%.0f MB)", config.cache_max_gb, n,
-                             freed / 2**20)
+            cap_compile(config.cache_max_gb)
             results.append(_search_program(config, bench, space, storage, store, tc, runner, runner_name,
                                            scorer, retrainer, i, on_progress))
     finally:

@@ -1,0 +1,26 @@
+"""costtune cache: how much the compile cache holds, and pruning it to a size."""
+
+from costtune import cache
+from costtune.errors import ConfigError
+
+
+def register(sub):
+    p = sub.add_parser("cache", help="show the compile cache's size; --max-gb N prunes it to N GB (LRU)")
+    p.add_argument("--max-gb", type=float, help="delete least recently used compile artifacts down to this size")
+    p.add_argument("--min-age-min", type=float, default=15.0,
+                   help="never delete an artifact used in the last M minutes (default 15: a search may be measuring it)")
+    p.set_defaults(func=run)
+
+
+def _summary(entries) -> str:
+    return f"{len(entries)} compile artifacts, {sum(b for _, b, _ in entries) / 2**30:.2f} GB"
+
+
+def run(args) -> int:
+    if args.max_gb is not None and args.max_gb < 0 or args.min_age_min < 0:
+        raise ConfigError("--max-gb and --min-age-min must be >= 0")
+    print(f"{cache.cache_root() / 'compile'}: {_summary(cache.compile_artifacts())}")
+    if args.max_gb is not None:
+        n, freed = cache.prune_compile(int(args.max_gb * 2**30), args.min_age_min * 60)
+        print(f"pruned {n} artifacts ({freed / 2**20:.0f} MB); now {_summary(cache.compile_artifacts())}")
+    return 0
