@@ -57,6 +57,7 @@ __all__ = ["run_search", "SearchResult", "ProgramResult", "study_name", "load_st
 
 HOLD_WAIT_S = 0.5  #: poll interval while another worker measures the same binary
 HOLD_TIMEOUT_S = 1800.0
+PRUNE_EVERY = 50  #: trials between two checks of the compile cache's size (--cache-max-gb)
 
 
 @dataclass
@@ -483,7 +484,6 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
         runner_name = config.runner or default_runner_name(config.target, config.metric)
         runner = get_runner(runner_name, config.target, config.metric)
         for i, bench in enumerate(benches):
-            cap_compile(config.cache_max_gb)
             results.append(_search_program(config, bench, space, storage, store, tc, runner, runner_name,
                                            scorer, retrainer, i, on_progress))
     finally:
@@ -585,6 +585,8 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
                 log.warning("%s: %d trials without reaching %d measurements (the space keeps giving known "
                             "binaries); stopping", bench.id, n_trials, config.budget)
                 break
+            if n_trials % PRUNE_EVERY == 0:  # a long search must not fill the disk either
+                cap_compile(config.cache_max_gb)
             study.optimize(objective, n_trials=1, gc_after_trial=False)
             spent = ev.spent()  # other workers may have spent some too
             if bar is not None:
