@@ -132,6 +132,8 @@ def test_bad_input_is_one_error_and_writes_nothing(tmp_path):
         collect(CollectConfig(samples=1, db="mysql://u@h/d", **SMALL))
     with pytest.raises(ConfigError):
         CollectConfig(samples=1, min_len=10, max_len=5)
+    with pytest.raises(ConfigError):
+        CollectConfig(samples=1, cache_max_gb=-1)
     proc = subprocess.run(cli_args(str(tmp_path / "sub" / "x.db"), 1) + ["--llvm", "13"],
                           capture_output=True, text=True, env=run_env(), timeout=120)
     assert proc.returncode != 0
