@@ -13,6 +13,8 @@ random-sequence space. ``--methods ... proxy-warm tpe-warm --warm-runs EARLIER_O
 the proxy and TPE warm-started (``--warm-start``) from the studies EARLIER_OUT holds for
 programs of *other* families (``security-blowfish-decode`` never learns from
 ``-encode``): transfer from earlier searches, evaluated leave-one-family-out.
+``tpe-s1``/``tpe-s2`` are unguided TPE at seeds 1 and 2: with them the table adds the
+one-third test against every TPE seed (TPE's final result at one seed is partly luck).
 Prints a table and writes OUT/bench_search.json.
 """
 
