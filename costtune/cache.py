@@ -71,9 +71,17 @@ def prune_compile(max_bytes: int, min_age_s: float = 900.0) -> tuple[int, int]:
     return deleted, freed
 
 
+CAP_INTERVAL_S = 300.0  #: a process checks the cap at most this often (a walk of 46k artifacts takes ~4 s)
+_last_cap = -CAP_INTERVAL_S
+
+
 def cap_compile(max_gb: float) -> None:
-    """Prune the compile cache to ``max_gb`` (0: no cap), logging what went."""
-    if max_gb > 0:
-        n, freed = prune_compile(int(max_gb * 2**30))
-        if n:
-            log.info("compile cache over %.1f GB: %d artifacts pruned (%.0f MB)", max_gb, n, freed / 2**20)
+    """Prune the compile cache to ``max_gb`` (0: no cap), logging what went; cheap to call
+    often: it walks the cache at most once every CAP_INTERVAL_S seconds per process."""
+    global _last_cap
+    if max_gb <= 0 or time.monotonic() - _last_cap < CAP_INTERVAL_S:
+        return
+    _last_cap = time.monotonic()
+    n, freed = prune_compile(int(max_gb * 2**30))
+    if n:
+        log.info("compile cache over %.1f GB: %d artifacts pruned (%.0f MB)", max_gb, n, freed / 2**20)

@@ -39,7 +39,6 @@ REFERENCES = ("O0", "O1", "O2", "O3")
 MAX_CONSECUTIVE_ERRORS = 5
 #: the shortest run timeout (seconds) derived from the O0 reference's run time
 MIN_RUN_TIMEOUT = 10.0
-PRUNE_EVERY = 200  #: jobs between two checks of the compile cache's size
 
 
 @dataclass
@@ -66,7 +65,7 @@ class CollectConfig:
     timeout_factor: float = 10.0
     dedupe: bool = True  #: reuse the measurement of an identical binary
     progress: bool = False  #: a tqdm bar on stderr
-    cache_max_gb: float = 20.0  #: compile cache cap, enforced every PRUNE_EVERY jobs (0: no cap)
+    cache_max_gb: float = 20.0  #: compile cache cap (0: no cap), checked every few minutes
 
     def __post_init__(self):
         if self.samples < 0:
@@ -425,8 +424,7 @@ def _drive(config: CollectConfig, benches: list[Benchmark], pending: list[Job], 
                 raise MeasurementError(f"{consecutive_errors} measurements in a row failed; last: {out.message}")
             bar.set_postfix({k: v for k, v in summary.by_status.items() if v}, refresh=False)
             bar.update(1)
-            if bar.n % PRUNE_EVERY == 0:
-                cap_compile(config.cache_max_gb)
+            cap_compile(config.cache_max_gb)
         if pool is not None:
             pool.close()
             pool.join()

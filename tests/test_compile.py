@@ -189,3 +189,24 @@ def test_costtune_cache_reports_and_prunes_the_compile_cache(program, tmp_path, 
     assert "now 0 compile artifacts" in capsys.readouterr().out
     assert main(["cache", "--max-gb", "-1"]) != 0
     assert "--max-gb" in capsys.readouterr().err
+
+
+def test_the_cache_cap_walks_the_cache_at_most_every_few_minutes(program, tmp_path, monkeypatch):
+    import os
+    import time
+
+    from costtune import cache
+
+    monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_last_cap", -cache.CAP_INTERVAL_S)
+    old = time.time() - 7200
+    a = compile_benchmark(program, "O0", "aarch64").artifact
+    os.utime(a.dir, (old, old))
+    cache.cap_compile(1e-9)
+    assert not a.dir.exists()  # over the cap and unused for two hours: pruned
+    b = compile_benchmark(program, "O1", "aarch64").artifact
+    os.utime(b.dir, (old, old))
+    cache.cap_compile(1e-9)
+    assert b.dir.exists()  # checked a moment ago: no second walk yet
+    cache.cap_compile(0)  # 0: no cap
+    assert b.dir.exists()

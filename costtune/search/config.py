@@ -51,7 +51,7 @@ class SearchConfig(YamlConfig):
     warm_start_n: int = 32  # most warm-start pipelines enqueued per program
     startup_trials: int = 10  # TPE's random start-up trials
     heartbeat: int = 10  # seconds between trial heartbeats (a dead worker's trial fails after 3x)
-    cache_max_gb: float = 20.0  # compile cache cap, enforced every PRUNE_EVERY trials (0: no cap)
+    cache_max_gb: float = 20.0  # compile cache cap, checked every few minutes (0: no cap)
     llvm: int | None = None
     cbench_root: str | None = None
     progress: bool = True

@@ -57,7 +57,6 @@ __all__ = ["run_search", "SearchResult", "ProgramResult", "study_name", "load_st
 
 HOLD_WAIT_S = 0.5  #: poll interval while another worker measures the same binary
 HOLD_TIMEOUT_S = 1800.0
-PRUNE_EVERY = 50  #: trials between two checks of the compile cache's size (--cache-max-gb)
 
 
 @dataclass
@@ -585,8 +584,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
                 log.warning("%s: %d trials without reaching %d measurements (the space keeps giving known "
                             "binaries); stopping", bench.id, n_trials, config.budget)
                 break
-            if n_trials % PRUNE_EVERY == 0:  # a long search must not fill the disk either
-                cap_compile(config.cache_max_gb)
+            cap_compile(config.cache_max_gb)  # a long search must not fill the disk either
             study.optimize(objective, n_trials=1, gc_after_trial=False)
             spent = ev.spent()  # other workers may have spent some too
             if bar is not None:
