@@ -13,7 +13,9 @@ random-sequence space. ``--methods ... proxy-warm tpe-warm --warm-runs EARLIER_O
 the proxy and TPE warm-started (``--warm-start``) from the studies EARLIER_OUT holds for
 programs of *other* families (``security-blowfish-decode`` never learns from
 ``-encode``): transfer from earlier searches, evaluated leave-one-family-out.
-``tpe-s1``/``tpe-s2`` are unguided TPE at seeds 1 and 2: with them the table adds the
+``proxy-static-var-screened-warm`` offers the warm pipelines to the proxy's screen
+with every trial's proposals (``--warm-start-mode screen``) instead of measuring them all
+first. ``tpe-s1``/``tpe-s2`` are unguided TPE at seeds 1 and 2: with them the table adds the
 one-third test against every TPE seed (TPE's final result at one seed is partly luck).
 Prints a table and writes OUT/bench_search.json.
 """
@@ -46,6 +48,8 @@ METHODS = {  # name -> SearchConfig overrides
     "tpe-warm": dict(sampler="tpe"),
     # the three together: static-count screen, function-variant predictions, warm start
     "proxy-static-var-warm": dict(sampler="proxy", model="static", variants=True),
+    # the same, but the warm pipelines join the screen instead of all being measured first
+    "proxy-static-var-screened-warm": dict(sampler="proxy", model="static", variants=True, warm_start_mode="screen"),
     # unguided TPE at other seeds: how much TPE's own final result and its measurements vary
     "tpe-s1": dict(sampler="tpe", seed=1),
     "tpe-s2": dict(sampler="tpe", seed=2),

@@ -139,6 +139,23 @@ def test_cost_model_sampler_returns_the_best_scored_proposal():
     assert sum(abs(t.params["x"] - 3) for t in study.trials) / 6 < 5.0
 
 
+def test_cost_model_sampler_screens_its_pool_with_the_proposals_and_takes_a_picked_entry_out():
+    from optuna.distributions import FloatDistribution
+
+    from costtune.integrations.optuna import CostModelSampler
+
+    space = {"x": FloatDistribution(-10, 10)}
+    pool = [{"x": 3.0}, {"x": 3.5}, {"x": -9.0}]  # two better than any random draw is likely to be, one worse
+    sampler = CostModelSampler(optuna.samplers.RandomSampler(seed=2), lambda ps: [abs(p["x"] - 3) for p in ps],
+                               k=4, search_space=space, pool=pool)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: t.suggest_float("x", -10, 10), n_trials=4)
+    xs = [t.params["x"] for t in study.trials]
+    assert xs[:2] == [3.0, 3.5] and -9.0 not in xs  # best first, each once; the bad one never wins the screen
+    assert [t.system_attrs.get("costtune:from_pool", False) for t in study.trials] == [True, True, False, False]
+    assert sampler.pool == [{"x": -9.0}] and pool == [{"x": 3.0}, {"x": 3.5}, {"x": -9.0}]  # the caller's list kept
+
+
 # ----------------------------------------------------------------------------- search end to end
 
 def test_search_with_the_proxy_writes_outputs_and_starts_from_o3(tmp_path, tiny_model):
@@ -351,6 +368,18 @@ def test_warm_start_enqueues_other_programs_best_pipelines_first(tmp_path, capsy
     run_search(cfg.override(budget=4))
     study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=cfg.storage_url)
     assert len([t for t in study.trials if "warm_from" in t.user_attrs]) == 3
+    # screen mode: nothing enqueued; the warm pipelines join the proxy's screen and one is measured
+    # only when it ranks best among a trial's proposals
+    cfg_s = _config(tmp_path / "s", model="static", budget=3, k=2, warm_start=[url], warm_start_n=3,
+                    warm_start_mode="screen")
+    run_search(cfg_s)
+    ss = optuna.load_study(study_name=study_name(cfg_s, f"builtin/{PROGRAM}"), storage=cfg_s.storage_url)
+    assert not any("warm_from" in t.user_attrs for t in ss.trials) and "warm_started" not in ss.user_attrs
+    picked = [t.params for t in ss.trials if t.system_attrs.get("costtune:from_pool")]
+    warm_sets = [{**o3, **e} for e in (a1, b1, a2)]
+    assert picked and all(p in warm_sets for p in picked)
+    with pytest.raises(ConfigError, match="screen needs the proxy"):
+        _config(tmp_path / "t", sampler="tpe", warm_start=[url], warm_start_mode="screen")
     rc, err = _run_cli(capsys, "search", "--benchmarks", PROGRAM, "--budget", "2", "--sampler", "tpe", "--repeat",
                        "1", "--out", str(tmp_path / "o2"), "--no-progress", "--warm-start",
                        "postgresql://nobody@127.0.0.1:1/none")

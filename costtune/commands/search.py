@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from costtune.search import SAMPLERS, SPACES, SearchConfig, run_search
+from costtune.search import SAMPLERS, SPACES, WARM_MODES, SearchConfig, run_search
 
 
 def register(sub):
@@ -26,6 +26,9 @@ def register(sub):
     p.add_argument("--warm-start", nargs="+", metavar="URL",
                    help="Optuna storages of earlier searches: their best pipelines for other programs go first")
     p.add_argument("--warm-start-n", type=int, help="most warm-start pipelines per program (default: 32)")
+    p.add_argument("--warm-start-mode", choices=WARM_MODES,
+                   help="enqueue: measure them first (default) | screen: the proxy screens them with every "
+                        "trial's proposals and measures one only when it ranks best")
     p.add_argument("--cache-max-gb", type=float,
                    help="cap of the compile cache, least recently used artifacts go first (default: 20; 0: none)")
     p.add_argument("--seed", type=int)
@@ -45,6 +48,7 @@ def run(args) -> int:
         suite=args.suite, benchmarks=args.benchmarks, budget=args.budget, model=args.model, server=args.server,
         storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
         retrain_every=args.retrain_every, warm_start=args.warm_start, warm_start_n=args.warm_start_n,
+        warm_start_mode=args.warm_start_mode,
         variants=args.variants, cache_max_gb=args.cache_max_gb, seed=args.seed, repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,
         progress=False if args.no_progress else None)

@@ -29,6 +29,11 @@ In your own study, about ten lines::
 ``scorer`` may be any callable, e.g. ``lambda props: model.score([functions_of(p) for p in props])``.
 The sampler stores the chosen proposal's predicted cost and rank in the trial's
 system attributes (``costtune:predicted``, ``costtune:k``).
+
+``pool`` is a list of extra parameter dicts (say, pipelines that did well on
+other programs) screened with the fresh proposals of every trial: the model
+decides when, if ever, one of them is worth a real evaluation. A pool entry
+that is picked leaves the pool (the trial gets ``costtune:from_pool``).
 """
 
 from __future__ import annotations
@@ -51,13 +56,14 @@ class CostModelSampler(BaseSampler):
     """Draw ``k`` proposals from ``base_sampler``; return the one ``scorer`` ranks best."""
 
     def __init__(self, base_sampler: BaseSampler | None, scorer: Scorer, k: int = 16,
-                 search_space: dict[str, BaseDistribution] | None = None):
+                 search_space: dict[str, BaseDistribution] | None = None, pool: Sequence[dict] = ()):
         if k < 1:
             raise ValueError("k must be >= 1")
         self.base = base_sampler or RandomSampler()
         self.scorer = scorer
         self.k = k
         self.search_space = dict(search_space) if search_space is not None else None
+        self.pool = [dict(p) for p in pool]
         self._intersection = IntersectionSearchSpace()
         self.last_costs: list[float] = []  #: costs of the last trial's proposals (for inspection)
 
@@ -77,6 +83,8 @@ class CostModelSampler(BaseSampler):
         for _ in range(self.k):
             proposals.append({name: self.base.sample_independent(study, trial, name, dist)
                               for name, dist in search_space.items()})
+        pooled = [p for p in self.pool if set(p) == set(search_space)]
+        proposals += pooled
         costs = [float(c) for c in self.scorer(proposals)]
         if len(costs) != len(proposals):
             raise ValueError(f"scorer returned {len(costs)} costs for {len(proposals)} proposals")
@@ -86,6 +94,9 @@ class CostModelSampler(BaseSampler):
         study._storage.set_trial_system_attr(trial._trial_id, "costtune:predicted",
                                              costs[best] if math.isfinite(costs[best]) else None)
         study._storage.set_trial_system_attr(trial._trial_id, "costtune:k", len(proposals))
+        if best >= len(proposals) - len(pooled):
+            self.pool.remove(proposals[best])
+            study._storage.set_trial_system_attr(trial._trial_id, "costtune:from_pool", True)
         return proposals[best]
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,

@@ -13,9 +13,10 @@ from costtune.config import YamlConfig
 from costtune.errors import ConfigError
 from costtune.search.scorer import STATIC
 
-__all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES"]
+__all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES", "WARM_MODES"]
 
 SAMPLERS = ("proxy", "tpe", "random")
+WARM_MODES = ("enqueue", "screen")
 OBJECTIVES = ("ratio", "insns")
 
 
@@ -48,7 +49,8 @@ class SearchConfig(YamlConfig):
     threads: int = 1  # torch threads for scoring (and retraining)
     variants: bool = False  # profile measured candidates; predict combinations of known function variants (proxy)
     warm_start: list = field(default_factory=list)  # Optuna storage URLs of earlier searches (see search/warm.py)
-    warm_start_n: int = 32  # most warm-start pipelines enqueued per program
+    warm_start_n: int = 32  # most warm-start pipelines per program
+    warm_start_mode: str = "enqueue"  # enqueue: all measured first | screen: they join the proxy's screen
     startup_trials: int = 10  # TPE's random start-up trials
     heartbeat: int = 10  # seconds between trial heartbeats (a dead worker's trial fails after 3x)
     cache_max_gb: float = 20.0  # compile cache cap, checked every few minutes (0: no cap)
@@ -83,6 +85,10 @@ class SearchConfig(YamlConfig):
             raise ConfigError("--cache-max-gb must be >= 0 (0: no cap)")
         if self.warm_start_n < 0:
             raise ConfigError("--warm-start-n must be >= 0")
+        if self.warm_start_mode not in WARM_MODES:
+            raise ConfigError(f"--warm-start-mode must be one of {', '.join(WARM_MODES)}")
+        if self.warm_start_mode == "screen" and self.sampler != "proxy":
+            raise ConfigError("--warm-start-mode screen needs the proxy sampler (it is the screen that picks them)")
         if isinstance(self.warm_start, str):
             self.warm_start = [self.warm_start]
         self.benchmarks = list(self.benchmarks)

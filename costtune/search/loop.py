@@ -537,7 +537,14 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
         raise MeasurementError(f"{bench.id}: the O3 baseline did not run correctly ({status})")
     study.set_user_attr("o3_value", o3)
     dists = space.distributions()
-    if config.warm_start and config.warm_start_n and study.user_attrs.get("warm_started") is None:
+    if config.warm_start and config.warm_start_n and config.warm_start_mode == "screen":
+        from costtune.search.warm import warm_params
+
+        # rebuilt on every (re)start; the ones tried already stay out
+        tried = [t.params for t in study.get_trials(deepcopy=False)]
+        sampler.pool = [p for p, _ in warm_params(config.warm_start, bench.id, config.space, set(dists),
+                                                  config.metric, config.warm_start_n) if p not in tried]
+    elif config.warm_start and config.warm_start_n and study.user_attrs.get("warm_started") is None:
         from costtune.search.warm import warm_params
 
         warm = warm_params(config.warm_start, bench.id, config.space, set(dists), config.metric, config.warm_start_n)
