@@ -401,15 +401,48 @@ def test_variant_table_predicts_recombined_function_variants():
     assert t.predict({"f": f1, "g": g2}) == 270  # now its own context is known
 
 
+def test_a_new_variant_of_a_known_shape_is_predicted_from_its_block_counts():
+    from costtune.search.variants import VariantTable, block_shape
+
+    loop = "<f>:\nmov x1, #8\nL1:\nadd x0, x0, x1\nsubs x1, x1, #1\nb.ne L1\nret\n"
+    assert block_shape(loop) == ([1, 3, 1], (("f", None), ("c", 1), ("r", None)))
+    t = VariantTable()
+    t.observe("a", {"f": loop}, {"f": 1 + 3 * 8 + 1}, 26 + 5, block_counts={"f": [1, 8, 1]})
+    # one more instruction in the loop body, same blocks and branches: 1 + 4 x 8 + 1
+    longer = loop.replace("add x0, x0, x1\n", "add x0, x0, x1\neor x0, x0, x1\n")
+    assert t.predict({"f": longer}) == 5 + 1 + 4 * 8 + 1
+    # a loop that branches elsewhere is another shape: no prediction
+    assert t.predict({"f": loop.replace("b.ne L1", "b.ne L2\nL2:")}) is None
+
+
+def test_block_counts_of_a_real_profile_add_up_to_each_functions_count():
+    from costtune.asm import program_functions
+    from costtune.benchmarks import get_benchmark
+    from costtune.compile import compile_benchmark
+    from costtune.measure import block_profile
+    from costtune.measure.profile import read_symbols
+    from costtune.search.variants import block_counts, block_shape
+
+    bench = get_benchmark(f"builtin/{PROGRAM}")
+    art = compile_benchmark(bench, "O3").artifact
+    prof = block_profile(art, bench, repeat=1)
+    fns = program_functions(art)
+    counts = block_counts(fns, prof.blocks, read_symbols(art.binary))
+    assert set(counts) == set(fns)
+    ran = [f for f in fns if prof.functions.get(f)]
+    assert ran and all(sum(c * n for c, n in zip(counts[f], block_shape(fns[f])[0])) == prof.functions[f] for f in ran)
+
+
 def test_search_with_variants_profiles_measured_candidates(tmp_path, monkeypatch):
     from costtune.search import variants as variants_mod
 
     seen = []
     real = variants_mod.VariantTable.observe
 
-    def spy(self, binary_hash, functions, per_function, total):
+    def spy(self, binary_hash, functions, per_function, total, block_counts=None):
         seen.append((binary_hash, total, sum(per_function.values())))
-        return real(self, binary_hash, functions, per_function, total)
+        assert block_counts and set(block_counts) <= set(functions)
+        return real(self, binary_hash, functions, per_function, total, block_counts)
 
     monkeypatch.setattr(variants_mod.VariantTable, "observe", spy)
     cfg = _config(tmp_path, model="static", budget=3, variants=True)

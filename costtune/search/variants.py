@@ -14,6 +14,16 @@ also depends on its callers (inlined calls are not made), so a variant is keyed 
 its text and its callers' texts first, and by its text alone when that context is
 new (patricia: 0.7% median error without the context).
 
+A new variant whose control-flow *shape* matches a measured variant of the same function
+- the same basic blocks in the same order, each ending the same way and branching to
+the same block - is predicted from that variant's block counts: each block runs as often
+as its counterpart, so the function's count is the sum of block executions x the new
+block lengths. Pass edits that reschedule, select or fold instructions without changing
+control flow give such variants. Replaying the 100 candidates TPE measured on qsort1 in
+order, 47 were made of known variants and 25 more of known or same-shape ones, 21 of
+those 25 predicted exactly (the largest error 1e-6); static count orders those 25 pairwise
+91% right, the shape prediction 99.5%.
+
 :class:`VariantTable` holds the counts of one program. With ``--variants`` the search's
 proxy puts a candidate predicted to beat the best measurement ahead of the cost model's
 ranking and one predicted not to behind it; and when a chosen candidate is predicted not
@@ -24,13 +34,50 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import statistics
 
-__all__ = ["VariantTable"]
+__all__ = ["VariantTable", "block_shape"]
+
+_COND = re.compile(r"(b\.\w+|cbn?z|tbn?z)\s")
+_JUMP = re.compile(r"b\s")
+_LABEL = re.compile(r"\bL\d+\b")
 
 
 def _h(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def block_shape(text: str) -> tuple[list[int], tuple]:
+    """A function's basic blocks (normalised AArch64 text, one instruction a line, labels
+    ``L<n>:``): the length of each, and the shape - per block, how it ends (conditional
+    branch, jump, return, fall-through) and the block a branch goes to."""
+    blocks: list[list[str]] = []
+    cur: list[str] = []
+    label_block: dict[str, int] = {}
+    for line in text.splitlines()[1:]:  # the first line is <name>:
+        line = line.strip()
+        if not line:
+            continue
+        if line.endswith(":"):
+            if cur:
+                blocks.append(cur)
+                cur = []
+            label_block[line[:-1]] = len(blocks)
+            continue
+        cur.append(line)
+        if _COND.match(line) or _JUMP.match(line) or line.startswith(("ret", "br ")):
+            blocks.append(cur)
+            cur = []
+    if cur:
+        blocks.append(cur)
+    shape = []
+    for b in blocks:
+        last = b[-1]
+        kind = "c" if _COND.match(last) else "j" if _JUMP.match(last) else "r" if last.startswith(("ret", "br ")) else "f"
+        m = _LABEL.search(last) if kind in "cj" else None
+        shape.append((kind, label_block.get(m.group(0)) if m else None))
+    return [len(b) for b in blocks], tuple(shape)
 
 
 def variant_keys(functions: dict[str, str]) -> dict[str, tuple[str, str]]:
@@ -51,10 +98,13 @@ class VariantTable:
         self.by_context: dict[str, float] = {}
         self.library: list[float] = []  #: instructions outside the program's own functions, per candidate
         self.best = math.inf  #: the lowest measured count observed
+        self.by_shape: dict[tuple, list[int]] = {}  #: (function, shape) -> executions of each block
         self.profiled: set[str] = set()  #: binary hashes already observed
 
-    def observe(self, binary_hash: str, functions: dict[str, str], per_function: dict[str, int], total: float) -> None:
-        """Record one measured candidate: its own functions and its profile's per-function counts."""
+    def observe(self, binary_hash: str, functions: dict[str, str], per_function: dict[str, int], total: float,
+                block_counts: dict[str, list[int]] | None = None) -> None:
+        """Record one measured candidate: its own functions, its profile's per-function counts and,
+        where known, how often each function's blocks ran (in :func:`block_shape`'s order)."""
         self.profiled.add(binary_hash)
         own = 0.0
         for f, (tk, ck) in variant_keys(functions).items():
@@ -62,6 +112,8 @@ class VariantTable:
             own += n
             self.by_text.setdefault(tk, []).append(n)
             self.by_context[ck] = n
+        for f, counts in (block_counts or {}).items():
+            self.by_shape.setdefault((f, block_shape(functions[f])[1]), counts)
         self.library.append(total - own)
         self.best = min(self.best, total)
 
@@ -70,13 +122,17 @@ class VariantTable:
         if not self.library:
             return None
         total = statistics.median(self.library)
-        for tk, ck in variant_keys(functions).values():
+        for f, (tk, ck) in variant_keys(functions).items():
             if ck in self.by_context:
                 total += self.by_context[ck]
             elif tk in self.by_text:
                 total += statistics.median(self.by_text[tk])
             else:
-                return None
+                lengths, shape = block_shape(functions[f])
+                counts = self.by_shape.get((f, shape))
+                if counts is None:
+                    return None
+                total += sum(c * n for c, n in zip(counts, lengths))
         return total
 
 
@@ -84,6 +140,7 @@ def profile_observer(table: VariantTable, bench, runner, repeat: int | None, too
     """``(artifact) -> None`` for the search's evaluator: profile a measured binary once, record it."""
     from costtune.asm import program_functions
     from costtune.measure import block_profile
+    from costtune.measure.profile import read_symbols
 
     def observe(artifact) -> None:
         if artifact.binary_hash in table.profiled:
@@ -91,10 +148,32 @@ def profile_observer(table: VariantTable, bench, runner, repeat: int | None, too
         table.profiled.add(artifact.binary_hash)
         prof = block_profile(artifact, bench, repeat=repeat, runner=runner, toolchain=toolchain)
         if prof.ok:
-            table.observe(artifact.binary_hash, program_functions(artifact, toolchain=toolchain), prof.functions,
-                          prof.total)
+            functions = program_functions(artifact, toolchain=toolchain)
+            table.observe(artifact.binary_hash, functions, prof.functions, prof.total,
+                          block_counts(functions, prof.blocks, read_symbols(artifact.binary, toolchain)))
 
     return observe
+
+
+def block_counts(functions: dict[str, str], blocks, symbols) -> dict[str, list[int]]:
+    """Executions of each block of each function (:func:`block_shape`'s blocks), from a block
+    profile's translation blocks ``(address, instructions, executions)`` and the binary's
+    symbols: a block runs as often as its first instruction (4 bytes an instruction)."""
+    per_insn: dict[int, int] = {}
+    for addr, n, execs in blocks:
+        for j in range(n):
+            per_insn[addr + 4 * j] = per_insn.get(addr + 4 * j, 0) + execs
+    starts = {s.name: s.start for s in symbols}
+    out = {}
+    for f, text in functions.items():
+        if f not in starts:
+            continue
+        counts, offset = [], starts[f]
+        for n in block_shape(text)[0]:
+            counts.append(per_insn.get(offset, 0))
+            offset += 4 * n
+        out[f] = counts
+    return out
 
 
 def no_gain_prediction(table: VariantTable, toolchain=None):
