@@ -50,6 +50,10 @@ METHODS = {  # name -> SearchConfig overrides
     "proxy-static-var-warm": dict(sampler="proxy", model="static", variants=True),
     # the same, but the warm pipelines join the screen instead of all being measured first
     "proxy-static-var-screened-warm": dict(sampler="proxy", model="static", variants=True, warm_start_mode="screen"),
+    # the same once --variants also predicted new variants of a known control-flow shape (runs of the
+    # -var- methods above predate that)
+    "proxy-static-shapes-screened-warm": dict(sampler="proxy", model="static", variants=True,
+                                              warm_start_mode="screen"),
     # unguided TPE at other seeds: how much TPE's own final result and its measurements vary
     "tpe-s1": dict(sampler="tpe", seed=1),
     "tpe-s2": dict(sampler="tpe", seed=2),
