@@ -156,6 +156,28 @@ def test_cost_model_sampler_screens_its_pool_with_the_proposals_and_takes_a_pick
     assert sampler.pool == [{"x": -9.0}] and pool == [{"x": 3.0}, {"x": 3.5}, {"x": -9.0}]  # the caller's list kept
 
 
+def test_the_sampler_reads_the_trials_once_a_trial_and_draws_what_tpe_draws_from_the_storage(tmp_path, monkeypatch):
+    from optuna.distributions import CategoricalDistribution
+
+    from costtune.integrations.optuna import _Snapshot
+
+    space = {f"p{i}": CategoricalDistribution(["a", "b", "c", "d"]) for i in range(6)}
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: sum("abcd".index(t.suggest_categorical(n, d.choices)) for n, d in space.items()),
+                   n_trials=15)
+    trial = study._storage.get_trial(study.ask()._trial_id)
+    draws = {}
+    for name, view in (("storage", study), ("snapshot", _Snapshot(study))):
+        tpe = optuna.samplers.TPESampler(seed=3, n_startup_trials=5)
+        reads = []
+        monkeypatch.setattr(study._storage, "get_all_trials", lambda *a, _r=study._storage.get_all_trials, **k:
+                            reads.append(1) or _r(*a, **k))
+        draws[name] = ([{n: tpe.sample_independent(view, trial, n, d) for n, d in space.items()} for _ in range(4)],
+                       len(reads))
+    assert draws["snapshot"][0] == draws["storage"][0]
+    assert draws["snapshot"][1] == 0 and draws["storage"][1] >= 4 * 6  # read when the snapshot was made, not after
+
+
 # ----------------------------------------------------------------------------- search end to end
 
 def test_search_with_the_proxy_writes_outputs_and_starts_from_o3(tmp_path, tiny_model):

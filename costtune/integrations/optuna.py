@@ -38,6 +38,7 @@ that is picked leaves the pool (the trial gets ``costtune:from_pool``).
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Callable, Sequence
 
@@ -50,6 +51,26 @@ from optuna.trial import FrozenTrial, TrialState
 __all__ = ["CostModelSampler"]
 
 Scorer = Callable[[Sequence[dict]], Sequence[float]]
+
+
+class _Snapshot:
+    """The study with its trials read once. TPE (whose ``constant_liar`` is on by default since
+    Optuna 5) reads every trial from the storage for each parameter it samples: k proposals of
+    P parameters made k x P reads a trial, 74% of a cBench search's time at 250 trials."""
+
+    def __init__(self, study: Study):
+        self._study = study
+        self._trials = study._get_trials(deepcopy=False)
+
+    def _get_trials(self, deepcopy: bool = True, states=None, use_cache: bool = False) -> list[FrozenTrial]:
+        trials = [t for t in self._trials if states is None or t.state in states]
+        return copy.deepcopy(trials) if deepcopy else trials
+
+    def get_trials(self, deepcopy: bool = True, states=None) -> list[FrozenTrial]:
+        return self._get_trials(deepcopy, states)
+
+    def __getattr__(self, name: str):
+        return getattr(self._study, name)
 
 
 class CostModelSampler(BaseSampler):
@@ -80,8 +101,9 @@ class CostModelSampler(BaseSampler):
         if not search_space:
             return {}
         proposals = []
+        snapshot = _Snapshot(study)
         for _ in range(self.k):
-            proposals.append({name: self.base.sample_independent(study, trial, name, dist)
+            proposals.append({name: self.base.sample_independent(snapshot, trial, name, dist)
                               for name, dist in search_space.items()})
         pooled = [p for p in self.pool if set(p) == set(search_space)]
         proposals += pooled
