@@ -156,26 +156,32 @@ def test_cost_model_sampler_screens_its_pool_with_the_proposals_and_takes_a_pick
     assert sampler.pool == [{"x": -9.0}] and pool == [{"x": 3.0}, {"x": 3.5}, {"x": -9.0}]  # the caller's list kept
 
 
-def test_the_sampler_reads_the_trials_once_a_trial_and_draws_what_tpe_draws_from_the_storage(tmp_path, monkeypatch):
-    from optuna.distributions import CategoricalDistribution
+def test_the_sampler_draws_what_tpe_draws_reading_the_trials_once_and_fitting_tpe_once(tmp_path, monkeypatch):
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    from costtune.integrations.optuna import _Snapshot
+    from costtune.integrations.optuna import CostModelSampler
 
-    space = {f"p{i}": CategoricalDistribution(["a", "b", "c", "d"]) for i in range(6)}
+    space = {f"p{i}": CategoricalDistribution(["a", "b", "c", "d"]) for i in range(5)} | {
+        "n": IntDistribution(0, 9), "x": FloatDistribution(0.0, 1.0)}
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", sampler=optuna.samplers.RandomSampler(seed=0))
-    study.optimize(lambda t: sum("abcd".index(t.suggest_categorical(n, d.choices)) for n, d in space.items()),
-                   n_trials=15)
+    study.optimize(lambda t: sum("abcd".index(t.suggest_categorical(f"p{i}", list("abcd"))) for i in range(5))
+                   + t.suggest_int("n", 0, 9) + t.suggest_float("x", 0.0, 1.0), n_trials=15)
     trial = study._storage.get_trial(study.ask()._trial_id)
+    real_read, real_fit = study._storage.get_all_trials, optuna.samplers.TPESampler._build_parzen_estimator
     draws = {}
-    for name, view in (("storage", study), ("snapshot", _Snapshot(study))):
-        tpe = optuna.samplers.TPESampler(seed=3, n_startup_trials=5)
-        reads = []
-        monkeypatch.setattr(study._storage, "get_all_trials", lambda *a, _r=study._storage.get_all_trials, **k:
-                            reads.append(1) or _r(*a, **k))
-        draws[name] = ([{n: tpe.sample_independent(view, trial, n, d) for n, d in space.items()} for _ in range(4)],
-                       len(reads))
-    assert draws["snapshot"][0] == draws["storage"][0]
-    assert draws["snapshot"][1] == 0 and draws["storage"][1] >= 4 * 6  # read when the snapshot was made, not after
+    for fast in (False, True):
+        seen, reads, fits = [], [], []
+        sampler = CostModelSampler(optuna.samplers.TPESampler(seed=3, n_startup_trials=5),
+                                   lambda props: seen.append(props) or [0.0] * len(props), k=4, search_space=space)
+        sampler._fast = fast
+        monkeypatch.setattr(study._storage, "get_all_trials", lambda *a, **k: reads.append(1) or real_read(*a, **k))
+        monkeypatch.setattr(optuna.samplers.TPESampler, "_build_parzen_estimator",
+                            lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+        sampler.sample_relative(study, trial, space)
+        draws[fast] = seen[0]
+        assert len(reads) == 1  # once a trial, not once per parameter and proposal
+        assert len(fits) == 2 * len(space) * (1 if fast else 4)
+    assert draws[True] == draws[False] and len({str(p) for p in draws[True]}) > 1
 
 
 # ----------------------------------------------------------------------------- search end to end

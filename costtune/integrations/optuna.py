@@ -43,10 +43,19 @@ import math
 from typing import Callable, Sequence
 
 from optuna.distributions import BaseDistribution
-from optuna.samplers import BaseSampler, RandomSampler
+from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
+
+from costtune.logging import get_logger
+
+try:  # TPE's internals (Optuna 5), for drawing k proposals without refitting TPE k times
+    from optuna.samplers._tpe.sampler import _split_trials, default_gamma, default_gamma_multiobjective
+except ImportError:  # another Optuna: CostModelSampler calls sample_independent
+    _split_trials = None
+
+log = get_logger(__name__)
 
 __all__ = ["CostModelSampler"]
 
@@ -85,6 +94,7 @@ class CostModelSampler(BaseSampler):
         self.k = k
         self.search_space = dict(search_space) if search_space is not None else None
         self.pool = [dict(p) for p in pool]
+        self._fast = True
         self._intersection = IntersectionSearchSpace()
         self.last_costs: list[float] = []  #: costs of the last trial's proposals (for inspection)
 
@@ -101,9 +111,9 @@ class CostModelSampler(BaseSampler):
         if not search_space:
             return {}
         proposals = []
-        snapshot = _Snapshot(study)
+        snapshot, memo = _Snapshot(study), {}
         for _ in range(self.k):
-            proposals.append({name: self.base.sample_independent(snapshot, trial, name, dist)
+            proposals.append({name: self._independent(snapshot, trial, name, dist, memo)
                               for name, dist in search_space.items()})
         pooled = [p for p in self.pool if set(p) == set(search_space)]
         proposals += pooled
@@ -120,6 +130,41 @@ class CostModelSampler(BaseSampler):
             self.pool.remove(proposals[best])
             study._storage.set_trial_system_attr(trial._trial_id, "costtune:from_pool", True)
         return proposals[best]
+
+    def _independent(self, study, trial: FrozenTrial, name: str, dist: BaseDistribution, memo: dict):
+        """``base.sample_independent``; for TPE with its estimators built once per trial and parameter.
+
+        TPE splits the trials and fits two Parzen estimators for every value it draws, the
+        same ones k times over here. This draws exactly what TPE draws (same random stream;
+        tested), without the repeats. Anything else, or a TPE whose internals differ from
+        Optuna 5's, goes through ``sample_independent``."""
+        tpe = self.base
+        if not self._fast or _split_trials is None or type(tpe) is not TPESampler:
+            return tpe.sample_independent(study, trial, name, dist)
+        try:
+            if len(study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))) \
+                    < tpe._n_startup_trials:
+                return tpe._random_sampler.sample_independent(study, trial, name, dist)
+            if name not in memo:
+                if "split" not in memo:
+                    states = (TrialState.COMPLETE, TrialState.PRUNED) + ((TrialState.RUNNING,) if tpe._constant_liar else ())
+                    trials = [t for t in study._get_trials(deepcopy=False, states=states)
+                              if not tpe._constant_liar or t.number != trial.number]
+                    if tpe._gamma is None:
+                        tpe._gamma = default_gamma if len(study.directions) <= 1 else default_gamma_multiobjective
+                    memo["split"] = _split_trials(study, trials, tpe._gamma(sum(t.state != TrialState.RUNNING
+                                                                                 for t in trials)))
+                below, above = memo["split"]
+                memo[name] = (tpe._build_parzen_estimator(study, {name: dist}, below, handle_below=True),
+                              tpe._build_parzen_estimator(study, {name: dist}, above, handle_below=False))
+            mpe_below, mpe_above = memo[name]
+            samples = mpe_below.sample(tpe._rng.rng, tpe._n_ei_candidates)
+            best = TPESampler._compare(samples, tpe._compute_acquisition_func(samples, mpe_below, mpe_above))
+            return dist.to_external_repr(best[name])
+        except (AttributeError, TypeError) as e:  # another Optuna: TPE's own way from now on
+            self._fast = False
+            log.debug("TPE fast path off: %s", e)
+            return tpe.sample_independent(study, trial, name, dist)
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution):
