@@ -523,13 +523,18 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
                                     variants=variants)
     sampler = _make_sampler(config, space, config.seed + index, scorer_fn)
     try:
-        study = optuna.create_study(storage=storage, study_name=name, sampler=sampler, direction="minimize",
-                                    load_if_exists=True)
+        try:
+            study = optuna.create_study(storage=storage, study_name=name, sampler=sampler, direction="minimize")
+            created = True
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+            created = False
     except Exception as e:  # noqa: BLE001 - sqlalchemy/optuna errors on a broken storage
         raise RecordStoreError(f"cannot open study {name}: {str(e).splitlines()[0][:200]}") from None
     _recover(study, storage)
     o3_params = space.o3_params()
-    if o3_params is not None and not any(t.user_attrs.get("preset") == "O3" for t in study.get_trials(deepcopy=False)):
+    # the worker that created the study enqueues O3 (two workers starting at once both saw no O3 trial)
+    if o3_params is not None and created:
         study.enqueue_trial(o3_params, user_attrs={"preset": "O3"}, skip_if_exists=True)
     # the O3 baseline: measured once (a trial of the study, or reused from the records)
     status, o3, _, _ = ev.evaluate("O3", f"{ev.label}:O3")
