@@ -54,6 +54,9 @@ METHODS = {  # name -> SearchConfig overrides
     # -var- methods above predate that)
     "proxy-static-shapes-screened-warm": dict(sampler="proxy", model="static", variants=True,
                                               warm_start_mode="screen"),
+    # the same, telling TPE every screened proposal predicted not to gain (--tell-predicted)
+    "proxy-static-told-screened-warm": dict(sampler="proxy", model="static", variants=True,
+                                            warm_start_mode="screen", tell_predicted=True),
     # unguided TPE at other seeds: how much TPE's own final result and its measurements vary
     "tpe-s1": dict(sampler="tpe", seed=1),
     "tpe-s2": dict(sampler="tpe", seed=2),

@@ -482,6 +482,23 @@ def test_search_with_variants_profiles_measured_candidates(tmp_path, monkeypatch
         SearchConfig(benchmarks=[PROGRAM], sampler="tpe", variants=True)
 
 
+def test_tell_predicted_adds_the_screens_predicted_proposals_as_trials_not_measurements(tmp_path):
+    import optuna
+
+    cfg = _config(tmp_path, model="static", budget=4, k=6, variants=True, tell_predicted=True)
+    (p,) = run_search(cfg).programs
+    trials = optuna.load_study(study_name=p.study, storage=cfg.storage_url).get_trials()
+    told = [t for t in trials if t.user_attrs.get("told")]
+    assert told, "the screen predicted none of its proposals"
+    assert p.trials == len(trials) - len(told)  # told trials count neither as trials nor as measurements
+    assert len(_measured(cfg.db_url)) == p.measurements == 4
+    for t in told:
+        assert t.user_attrs["status"] == "predicted" and t.value == t.user_attrs["insns"] / p.o3_value
+        assert t.user_attrs["insns"] >= p.best_value  # predicted not to beat the best
+    with pytest.raises(ConfigError):
+        SearchConfig(benchmarks=[PROGRAM], model="static", tell_predicted=True)
+
+
 def test_no_gain_prediction_spares_a_measurement_only_when_it_cannot_win(tmp_path):
     from costtune.benchmarks import get_benchmark
     from costtune.compile import compile_benchmark

@@ -23,6 +23,9 @@ def register(sub):
     p.add_argument("--retrain-every", type=int, help="retrain the model after this many new measurements")
     p.add_argument("--variants", action="store_true", default=None,
                    help="profile each measured candidate and predict candidates made of known function variants")
+    p.add_argument("--tell-predicted", action="store_true", default=None,
+                   help="with --variants: tell the sampler every screened proposal predicted not to beat the "
+                        "best, not only the one it picks (free observations for TPE)")
     p.add_argument("--warm-start", nargs="+", metavar="URL",
                    help="Optuna storages of earlier searches: their best pipelines for other programs go first")
     p.add_argument("--warm-start-n", type=int, help="most warm-start pipelines per program (default: 32)")
@@ -49,7 +52,7 @@ def run(args) -> int:
         storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
         retrain_every=args.retrain_every, warm_start=args.warm_start, warm_start_n=args.warm_start_n,
         warm_start_mode=args.warm_start_mode,
-        variants=args.variants, cache_max_gb=args.cache_max_gb, seed=args.seed, repeat=args.repeat, out=args.out,
+        variants=args.variants, tell_predicted=args.tell_predicted, cache_max_gb=args.cache_max_gb, seed=args.seed, repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,
         progress=False if args.no_progress else None)
     res = run_search(config)

@@ -97,6 +97,8 @@ class CostModelSampler(BaseSampler):
         self._fast = True
         self._intersection = IntersectionSearchSpace()
         self.last_costs: list[float] = []  #: costs of the last trial's proposals (for inspection)
+        self.last_proposals: list[dict] = []  #: the last trial's proposals, pool entries last
+        self.last_pick: int | None = None  #: the index of the one returned
 
     def reseed_rng(self) -> None:
         self.base.reseed_rng()
@@ -120,7 +122,7 @@ class CostModelSampler(BaseSampler):
         costs = [float(c) for c in self.scorer(proposals)]
         if len(costs) != len(proposals):
             raise ValueError(f"scorer returned {len(costs)} costs for {len(proposals)} proposals")
-        self.last_costs = costs
+        self.last_costs, self.last_proposals = costs, proposals
         finite = [i for i, c in enumerate(costs) if not math.isnan(c)]
         best = min(finite, key=lambda i: (costs[i], i)) if finite else 0
         study._storage.set_trial_system_attr(trial._trial_id, "costtune:predicted",
@@ -129,6 +131,7 @@ class CostModelSampler(BaseSampler):
         if best >= len(proposals) - len(pooled):
             self.pool.remove(proposals[best])
             study._storage.set_trial_system_attr(trial._trial_id, "costtune:from_pool", True)
+        self.last_pick = best
         return proposals[best]
 
     def _independent(self, study, trial: FrozenTrial, name: str, dist: BaseDistribution, memo: dict):

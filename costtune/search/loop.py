@@ -583,6 +583,8 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
             spent += 1
             if retrainer is not None:
                 retrainer.note(1)
+        if config.tell_predicted:
+            _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config)
         if status not in ("ok", "predicted") or value is None:  # predicted: told, not measured
             return config.fail_value if config.objective == "ratio" else o3 * config.fail_value
         return value / o3 if config.objective == "ratio" else value
@@ -591,7 +593,8 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
         if bar is not None:
             bar.update(min(spent, config.budget))
         while spent < config.budget:
-            n_trials = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            n_trials = sum(not t.user_attrs.get("told")
+                           for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
             if n_trials >= cap:
                 log.warning("%s: %d trials without reaching %d measurements (the space keeps giving known "
                             "binaries); stopping", bench.id, n_trials, config.budget)
@@ -612,10 +615,35 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     return _program_result(study, bench.id, name, o3, ev.spent(), config, time.perf_counter() - t0)
 
 
+def _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config) -> int:
+    """Add the trial's other screened proposals that the variant table predicts not to beat the
+    best as finished trials (attr ``told``) with their predicted values: free observations for
+    TPE, which otherwise learns one of the k a trial and keeps proposing the rest's neighbours."""
+    import optuna
+
+    predicted = getattr(scorer_fn, "predicted", None)
+    proposals, pick = getattr(sampler, "last_proposals", []), getattr(sampler, "last_pick", None)
+    if not predicted or pick is None or pick >= len(proposals) or proposals[pick] != params:
+        return 0  # an enqueued trial: its params are not the screen's pick
+    seen, n = [params], 0
+    for i, count in sorted(predicted.items()):
+        p = proposals[i] if i < len(proposals) else None
+        if p is None or p in seen:
+            continue
+        seen.append(p)
+        value = count / o3 if config.objective == "ratio" else count
+        study.add_trial(optuna.trial.create_trial(
+            params=p, distributions={n_: dists[n_] for n_ in p}, value=value,
+            user_attrs={"status": "predicted", "told": True, config.metric: count}))
+        n += 1
+    return n
+
+
 def _program_result(study, bench_id, name, o3, spent, config, seconds) -> ProgramResult:
     from optuna.trial import TrialState
 
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+              if not t.user_attrs.get("told")]
     best_v, best_p, history, n = None, "", [1.0], 0  # the O3 baseline first
     for t in sorted(trials, key=lambda t: t.datetime_complete or t.datetime_start):
         v = t.user_attrs.get(config.metric)

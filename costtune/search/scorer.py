@@ -145,7 +145,8 @@ def pipeline_scorer(bench, to_pipeline: Callable[[dict], str], scorer: Scorer, t
     :class:`~costtune.search.variants.VariantTable`, predicts candidates made of
     measured function variants: one predicted to beat the best measured count goes
     before every other (lowest prediction first), one predicted not to goes after
-    every unpredicted one.
+    every unpredicted one. After each call ``score.predicted`` maps the index of
+    each proposal predicted not to beat the best to its predicted count.
     """
     from costtune.asm import program_functions
     from costtune.benchmarks import get_benchmark
@@ -162,6 +163,7 @@ def pipeline_scorer(bench, to_pipeline: Callable[[dict], str], scorer: Scorer, t
                 fns.append(program_functions(cr.artifact, scorer.repr))
                 idx.append(i)
         costs = [math.inf] * len(proposals)
+        score.predicted = {}
         if not fns:
             return costs
         # identical binaries get one score (and the model's cache makes shared functions free)
@@ -177,8 +179,10 @@ def pipeline_scorer(bench, to_pipeline: Callable[[dict], str], scorer: Scorer, t
                 costs[i] = min(pred) - step * (len(better) - ahead[j])
             elif counts[j] is not None:
                 costs[i] = c + step * 1e3
+                score.predicted[i] = counts[j]
             else:
                 costs[i] = c
         return costs
 
+    score.predicted = {}
     return score
