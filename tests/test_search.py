@@ -492,6 +492,8 @@ def test_tell_predicted_adds_the_screens_predicted_proposals_as_trials_not_measu
     assert told, "the screen predicted none of its proposals"
     assert p.trials == len(trials) - len(told)  # told trials count neither as trials nor as measurements
     assert len(_measured(cfg.db_url)) == p.measurements == 4
+    keys = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(keys[i] for i, t in enumerate(trials) if t.user_attrs.get("told"))) == len(told)  # each told once
     for t in told:
         assert t.user_attrs["status"] == "predicted" and t.value == t.user_attrs["insns"] / p.o3_value
         assert t.user_attrs["insns"] >= p.best_value  # predicted not to beat the best

@@ -566,6 +566,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
 
         bar = tqdm(total=config.budget, desc=bench.id, unit="meas", file=sys.stderr, dynamic_ncols=True)
     spent = ev.spent()
+    told = {_params_key(t.params) for t in study.get_trials(deepcopy=False)} if config.tell_predicted else set()
 
     def objective(trial):
         nonlocal spent
@@ -584,7 +585,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
             if retrainer is not None:
                 retrainer.note(1)
         if config.tell_predicted:
-            _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config)
+            _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config, told)
         if status not in ("ok", "predicted") or value is None:  # predicted: told, not measured
             return config.fail_value if config.objective == "ratio" else o3 * config.fail_value
         return value / o3 if config.objective == "ratio" else value
@@ -615,28 +616,37 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     return _program_result(study, bench.id, name, o3, ev.spent(), config, time.perf_counter() - t0)
 
 
-def _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config) -> int:
-    """Add the trial's other screened proposals that the variant table predicts not to beat the
+def _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config, told: set) -> int:
+    """Add the trial's other fresh proposals that the variant table predicts not to beat the
     best as finished trials (attr ``told``) with their predicted values: free observations for
-    TPE, which otherwise learns one of the k a trial and keeps proposing the rest's neighbours."""
+    TPE, which otherwise learns one of the k a trial and keeps proposing the rest's neighbours.
+    Each parameter set is told once (``told`` holds their keys); pool entries are not TPE's
+    proposals and are not told."""
     import optuna
 
     predicted = getattr(scorer_fn, "predicted", None)
     proposals, pick = getattr(sampler, "last_proposals", []), getattr(sampler, "last_pick", None)
     if not predicted or pick is None or pick >= len(proposals) or proposals[pick] != params:
         return 0  # an enqueued trial: its params are not the screen's pick
-    seen, n = [params], 0
+    told.add(_params_key(params))
+    n = 0
     for i, count in sorted(predicted.items()):
-        p = proposals[i] if i < len(proposals) else None
-        if p is None or p in seen:
+        if i >= sampler.k:
             continue
-        seen.append(p)
+        key = _params_key(proposals[i])
+        if key in told:
+            continue
+        told.add(key)
         value = count / o3 if config.objective == "ratio" else count
         study.add_trial(optuna.trial.create_trial(
-            params=p, distributions={n_: dists[n_] for n_ in p}, value=value,
+            params=proposals[i], distributions={n_: dists[n_] for n_ in proposals[i]}, value=value,
             user_attrs={"status": "predicted", "told": True, config.metric: count}))
         n += 1
     return n
+
+
+def _params_key(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
 
 
 def _program_result(study, bench_id, name, o3, spent, config, seconds) -> ProgramResult:
