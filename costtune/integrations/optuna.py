@@ -145,8 +145,9 @@ class CostModelSampler(BaseSampler):
         if not self._fast or _split_trials is None or type(tpe) is not TPESampler:
             return tpe.sample_independent(study, trial, name, dist)
         try:
-            if len(study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))) \
-                    < tpe._n_startup_trials:
+            if "finished" not in memo:  # once per trial, not once per drawn value
+                memo["finished"] = len(study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+            if memo["finished"] < tpe._n_startup_trials:
                 return tpe._random_sampler.sample_independent(study, trial, name, dist)
             if name not in memo:
                 if "split" not in memo:

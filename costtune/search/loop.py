@@ -503,7 +503,6 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
 def _search_program(config, bench, space, storage, store, tc, runner, runner_name, scorer, retrainer, index,
                     on_progress) -> ProgramResult:
     import optuna
-    from optuna.trial import TrialState
 
     from costtune.search.scorer import pipeline_scorer
 
@@ -594,8 +593,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
         if bar is not None:
             bar.update(min(spent, config.budget))
         while spent < config.budget:
-            n_trials = sum(not t.user_attrs.get("told")
-                           for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            n_trials = len(_sampled_trials(study))
             if n_trials >= cap:
                 log.warning("%s: %d trials without reaching %d measurements (the space keeps giving known "
                             "binaries); stopping", bench.id, n_trials, config.budget)
@@ -616,7 +614,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     return _program_result(study, bench.id, name, o3, ev.spent(), config, time.perf_counter() - t0)
 
 
-def _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config, told: set) -> int:
+def _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config, told: set) -> None:
     """Add the trial's other fresh proposals that the variant table predicts not to beat the
     best as finished trials (attr ``told``) with their predicted values: free observations for
     TPE, which otherwise learns one of the k a trial and keeps proposing the rest's neighbours.
@@ -624,13 +622,11 @@ def _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config, told: 
     proposals and are not told."""
     import optuna
 
-    predicted = getattr(scorer_fn, "predicted", None)
-    proposals, pick = getattr(sampler, "last_proposals", []), getattr(sampler, "last_pick", None)
-    if not predicted or pick is None or pick >= len(proposals) or proposals[pick] != params:
-        return 0  # an enqueued trial: its params are not the screen's pick
+    proposals, pick = sampler.last_proposals, sampler.last_pick
+    if not scorer_fn.predicted or pick is None or proposals[pick] != params:
+        return  # an enqueued trial: its params are not the screen's pick
     told.add(_params_key(params))
-    n = 0
-    for i, count in sorted(predicted.items()):
+    for i, count in sorted(scorer_fn.predicted.items()):
         if i >= sampler.k:
             continue
         key = _params_key(proposals[i])
@@ -641,19 +637,22 @@ def _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config, told: 
         study.add_trial(optuna.trial.create_trial(
             params=proposals[i], distributions={n_: dists[n_] for n_ in proposals[i]}, value=value,
             user_attrs={"status": "predicted", "told": True, config.metric: count}))
-        n += 1
-    return n
 
 
 def _params_key(params: dict) -> tuple:
     return tuple(sorted(params.items()))
 
 
-def _program_result(study, bench_id, name, o3, spent, config, seconds) -> ProgramResult:
+def _sampled_trials(study) -> list:
+    """The study's finished trials that the sampler proposed (told predictions left out)."""
     from optuna.trial import TrialState
 
-    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-              if not t.user_attrs.get("told")]
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if not t.user_attrs.get("told")]
+
+
+def _program_result(study, bench_id, name, o3, spent, config, seconds) -> ProgramResult:
+
+    trials = _sampled_trials(study)
     best_v, best_p, history, n = None, "", [1.0], 0  # the O3 baseline first
     for t in sorted(trials, key=lambda t: t.datetime_complete or t.datetime_start):
         v = t.user_attrs.get(config.metric)
