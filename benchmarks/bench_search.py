@@ -57,6 +57,10 @@ METHODS = {  # name -> SearchConfig overrides
     # the same, telling TPE every screened proposal predicted not to gain (--tell-predicted)
     "proxy-static-told-screened-warm": dict(sampler="proxy", model="static", variants=True,
                                             warm_start_mode="screen", tell_predicted=True),
+    # ranked by the count estimated from block profiles (--model profile) instead of the static count
+    "proxy-profile-screened-warm": dict(sampler="proxy", model="profile", warm_start_mode="screen"),
+    "proxy-profile-told-screened-warm": dict(sampler="proxy", model="profile", warm_start_mode="screen",
+                                             tell_predicted=True),
     # unguided TPE at other seeds: how much TPE's own final result and its measurements vary
     "tpe-s1": dict(sampler="tpe", seed=1),
     "tpe-s2": dict(sampler="tpe", seed=2),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from costtune.config import YamlConfig
 from costtune.errors import ConfigError
-from costtune.search.scorer import STATIC
+from costtune.search.scorer import PROFILE, STATIC
 
 __all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES", "WARM_MODES"]
 
@@ -30,7 +30,8 @@ class SearchConfig(YamlConfig):
     space: str = "o3-edits"  # o3-edits | flat (see costtune.search.space)
     slots: int = 8  # edit slots of the o3-edits space
     length: int = 30  # slots of the flat space
-    model: str = ""  # cost-model directory ("" = the shipped default model; "static" = instruction count)
+    model: str = ""  # cost-model directory ("" = the shipped default model; "static" = instruction count;
+    #                  "profile" = the count estimated from measured candidates' block profiles, turns on variants)
     server: str = ""  # HOST:PORT of a costtune scoring server (instead of --model)
     storage: str = ""  # Optuna RDB URL ("" = sqlite:///OUT/search.db); postgresql://... for many workers
     db: str = ""  # records database ("" = OUT/records.db)
@@ -74,8 +75,10 @@ class SearchConfig(YamlConfig):
             raise ConfigError("--repeat must be >= 1")
         if self.model and self.server:
             raise ConfigError("give --model or --server, not both")
-        if self.retrain_every and self.model == STATIC:
-            raise ConfigError("--retrain-every needs a cost model; --model static has nothing to retrain")
+        if self.retrain_every and self.model in (STATIC, PROFILE):
+            raise ConfigError(f"--retrain-every needs a cost model; --model {self.model} has nothing to retrain")
+        if self.model == PROFILE and self.sampler == "proxy":
+            self.variants = True  # its estimates come from the variant table's block profiles
         if self.retrain_every and self.server:
             raise ConfigError("--retrain-every needs an in-process --model (the server cannot reload a model)")
         if self.heartbeat < 1:

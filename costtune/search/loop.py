@@ -504,7 +504,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
                     on_progress) -> ProgramResult:
     import optuna
 
-    from costtune.search.scorer import pipeline_scorer
+    from costtune.search.scorer import ProfileScorer, pipeline_scorer
 
     t0 = time.perf_counter()
     name = study_name(config, bench.id)
@@ -517,6 +517,8 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
         variants = VariantTable()
         ev.observers.append(profile_observer(variants, bench, runner, ev.repeat, tc))
         ev.surrogate = no_gain_prediction(variants, tc)
+    if isinstance(scorer, ProfileScorer):
+        scorer.table = variants  # this program's profiles (programs are searched one after another)
     if scorer is not None:
         scorer_fn = pipeline_scorer(bench, space.pipeline, scorer, config.target, tc, known=ev.known,
                                     variants=variants)

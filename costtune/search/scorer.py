@@ -22,7 +22,8 @@ from costtune.logging import get_logger
 
 log = get_logger(__name__)
 
-__all__ = ["Scorer", "LocalScorer", "ServerScorer", "StaticScorer", "make_scorer", "pipeline_scorer"]
+__all__ = ["Scorer", "LocalScorer", "ServerScorer", "StaticScorer", "ProfileScorer", "make_scorer",
+           "pipeline_scorer"]
 
 
 class Scorer(abc.ABC):
@@ -113,7 +114,28 @@ class StaticScorer(Scorer):
         return "static instruction count"
 
 
+class ProfileScorer(StaticScorer):
+    """The dynamic instruction count estimated from the block profiles of the program's measured
+    candidates (:meth:`~costtune.search.variants.VariantTable.estimate`): ``--model profile``.
+
+    The search gives it the program's table (``table``); without one, or before the first
+    profile, it falls back to the static count."""
+
+    def __init__(self, table=None):
+        self.table = table
+
+    def score(self, candidates):
+        est = [self.table.estimate(dict(c)) if self.table is not None else None for c in candidates]
+        if any(e is None for e in est):
+            return super().score(candidates)
+        return [float(e) for e in est]
+
+    def describe(self) -> str:
+        return "profile-estimated instruction count"
+
+
 STATIC = "static"  #: the --model value that selects StaticScorer
+PROFILE = "profile"  #: the --model value that selects ProfileScorer
 
 
 def make_scorer(model: str | None, server: str | None, threads: int | None = 1) -> Scorer:
@@ -123,6 +145,8 @@ def make_scorer(model: str | None, server: str | None, threads: int | None = 1) 
         return ServerScorer(server)
     if model == STATIC:
         return StaticScorer()
+    if model == PROFILE:
+        return ProfileScorer()
     from costtune.model import DEFAULT_MODEL_DIR
 
     path = model or DEFAULT_MODEL_DIR

@@ -30,6 +30,15 @@ predicted exactly (the largest error 1e-6), ordered pairwise 99.5% right (static
 proxy puts a candidate predicted to beat the best measurement ahead of the cost model's
 ranking and one predicted not to behind it; and when a chosen candidate is predicted not
 to beat the best, the prediction is told to the sampler and no measurement is spent.
+
+:meth:`VariantTable.estimate` goes on where :meth:`~VariantTable.predict` gives up: a
+function variant of a new shape is estimated from the measured variant of the same function
+nearest to it in static length, its count scaled by the ratio of the two lengths (a
+function that runs hot stays hot; cold code weighs nothing). ``--model profile`` ranks the
+screen by this estimate. Replayed on TPE's candidates of six cBench programs, it orders pairs of
+the candidates that ``predict`` cannot predict right 70% of the time on average, against 55% for
+the static instruction count (blowfish-decode 0.73 against 0.62, qsort1 0.77/0.57, patricia
+0.49/0.29, stringsearch2 0.83/0.52, rijndael-decode 0.80/0.80, crc32 0.62/0.47).
 """
 
 from __future__ import annotations
@@ -82,6 +91,12 @@ def block_shape(text: str) -> tuple[list[int], tuple]:
     return [len(b) for b in blocks], tuple(shape)
 
 
+def _length(text: str) -> int:
+    from costtune.model.baselines import StaticCount
+
+    return StaticCount.count(text)
+
+
 def variant_keys(functions: dict[str, str]) -> dict[str, tuple[str, str]]:
     """``{function: (text key, text-and-callers key)}``."""
     from costtune.model.profile import callers_of
@@ -102,6 +117,7 @@ class VariantTable:
         self.best = math.inf  #: the lowest measured count observed
         self.by_shape: dict[tuple, list[int]] = {}  #: (function, shape) -> executions of each block
         self.profiled: set[str] = set()  #: binary hashes already observed
+        self.by_length: dict[str, list[tuple[int, float]]] = {}  #: function -> (static length, count) measured
 
     def observe(self, binary_hash: str, functions: dict[str, str], per_function: dict[str, int], total: float,
                 block_counts: dict[str, list[int]] | None = None) -> None:
@@ -114,6 +130,7 @@ class VariantTable:
             own += n
             self.by_text.setdefault(tk, []).append(n)
             self.by_context[ck] = n
+            self.by_length.setdefault(f, []).append((_length(functions[f]), n))
         for f, counts in (block_counts or {}).items():
             self.by_shape.setdefault((f, block_shape(functions[f])[1]), counts)
         self.library.append(total - own)
@@ -121,6 +138,16 @@ class VariantTable:
 
     def predict(self, functions: dict[str, str]) -> float | None:
         """Predicted count of a candidate, or None when one of its function variants is new."""
+        return self._count(functions, exact=True)
+
+    def estimate(self, functions: dict[str, str]) -> float | None:
+        """:meth:`predict` where it can; a variant of a new shape counts as the measured variant
+        of its function nearest in static length, scaled by the length ratio; a function never
+        measured counts as the measured functions' instructions per static instruction x its
+        length. None before the first observation."""
+        return self._count(functions, exact=False)
+
+    def _count(self, functions: dict[str, str], exact: bool) -> float | None:
         if not self.library:
             return None
         total = statistics.median(self.library)
@@ -132,10 +159,22 @@ class VariantTable:
             else:
                 lengths, shape = block_shape(functions[f])
                 counts = self.by_shape.get((f, shape))
-                if counts is None:
+                if counts is not None:
+                    total += sum(c * n for c, n in zip(counts, lengths))
+                elif exact:
                     return None
-                total += sum(c * n for c, n in zip(counts, lengths))
+                else:
+                    total += self._scaled(f, _length(functions[f]))
         return total
+
+    def _scaled(self, function: str, length: int) -> float:
+        seen = self.by_length.get(function)
+        if seen:
+            n, count = min(seen, key=lambda o: abs(o[0] - length))
+            return count * length / max(n, 1)
+        lengths = sum(n for obs in self.by_length.values() for n, _ in obs)
+        counts = sum(c for obs in self.by_length.values() for _, c in obs)
+        return length * counts / max(lengths, 1)
 
 
 def profile_observer(table: VariantTable, bench, runner, repeat: int | None, toolchain=None):
