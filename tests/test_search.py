@@ -443,6 +443,47 @@ def test_a_new_variant_of_a_known_shape_is_predicted_from_its_block_counts():
     assert t.predict({"f": loop.replace("b.ne L1", "b.ne L2\nL2:")}) is None
 
 
+def test_estimate_scales_the_nearest_measured_variant_where_predict_gives_up():
+    from costtune.search.scorer import ProfileScorer
+    from costtune.search.variants import VariantTable
+
+    hot = "<hot>:\nL1:\nadd x0, x0, #1\nsubs x1, x1, #1\nb.ne L1\nret\n"
+    cold = "<cold>:\nmov x0, #1\nmov x1, #2\nret\n"
+    t = VariantTable()
+    t.observe("a", {"hot": hot, "cold": cold}, {"hot": 3000, "cold": 3}, 3000 + 3 + 7)
+    assert t.estimate({"hot": hot, "cold": cold}) == t.predict({"hot": hot, "cold": cold}) == 3010
+    # a new shape (the loop branches to a new block): predict gives up, estimate scales hot's
+    # 3000 by 5/4 instructions
+    hot2 = hot.replace("b.ne L1\n", "b.ne L1\nL2:\nnop\n")
+    assert t.predict({"hot": hot2, "cold": cold}) is None
+    assert t.estimate({"hot": hot2, "cold": cold}) == 7 + 3000 * 5 / 4 + 3
+    # the nearest measured length is the one that scales
+    t.observe("b", {"hot": hot2, "cold": cold}, {"hot": 4000, "cold": 3}, 4000 + 3 + 7)
+    hot3 = hot2.replace("nop\n", "nop\nnop\n")
+    assert t.estimate({"hot": hot3, "cold": cold}) == 7 + 4000 * 6 / 5 + 3
+    # a function no candidate had: the measured instructions per static instruction x its length
+    per = (3000 + 3 + 4000 + 3) / (4 + 3 + 5 + 3)
+    assert t.estimate({"hot": hot, "cold": cold, "new": "<new>:\nnop\nret\n"}) == pytest.approx(3010 + 2 * per)
+    # the profile scorer ranks a shorter cold function below a longer hot loop; the static count the other way
+    fewer_cold = {"hot": hot2, "cold": "<cold>:\nret\n"}  # 5 + 1 instructions
+    shorter_hot = {"hot": hot, "cold": cold}  # 4 + 3
+    assert ProfileScorer(t).score([fewer_cold, shorter_hot]) == [7 + 4000 + 3 * 1 / 3, 3010]
+    assert ProfileScorer(None).score([fewer_cold, shorter_hot]) == [6.0, 7.0]  # no table: the static count
+
+
+def test_profile_model_turns_on_variants_and_searches(tmp_path):
+    from costtune.search.scorer import ProfileScorer, make_scorer
+
+    assert isinstance(make_scorer("profile", None), ProfileScorer)
+    cfg = _config(tmp_path, model="profile", budget=3, k=4)
+    assert cfg.variants
+    (p,) = run_search(cfg).programs
+    assert p.measurements == len(_measured(cfg.db_url)) == 3 and p.best_value <= p.o3_value
+    with pytest.raises(ConfigError, match="profile has nothing to retrain"):
+        SearchConfig(benchmarks=[PROGRAM], model="profile", retrain_every=5)
+    assert not SearchConfig(benchmarks=[PROGRAM], sampler="tpe", model="profile").variants  # no screen, no profiles
+
+
 def test_block_counts_of_a_real_profile_add_up_to_each_functions_count():
     from costtune.asm import program_functions
     from costtune.benchmarks import get_benchmark
