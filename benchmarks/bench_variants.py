@@ -11,7 +11,9 @@ holds at that point, then block-profiled and observed, as in a search. A candida
 but of a measured control-flow shape, *new* otherwise. Per program: how many of each,
 how many predictions are exact, the median and largest relative error, and how often the
 prediction orders two predicted candidates right, beside the static instruction count on
-the same pairs. Prints a table and writes OUT/bench_variants.json.
+the same pairs; for the *new* ones, how often the estimate of ``--model profile``
+(:meth:`~costtune.search.variants.VariantTable.estimate`) orders them right, beside the
+static count. Prints a table and writes OUT/bench_variants.json.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from costtune.search.variants import VariantTable, block_counts, variant_keys  #
 def replay(bench, records, repeat) -> dict:
     table = VariantTable()
     seen_keys: set[str] = set()
-    rows = {"known": [], "shape": []}  # (predicted, static, measured)
+    rows = {"known": [], "shape": [], "new": []}  # (predicted or estimated, static, measured)
     counts = {"known": 0, "shape": 0, "new": 0}
     for r in records:
         cr = compile_benchmark(bench, "O3" if r.label.endswith(":O3") else r.pipeline)
@@ -49,8 +51,8 @@ def replay(bench, records, repeat) -> dict:
             pred = table.predict(fns)
             kind = "new" if pred is None else "known" if all(k[0] in seen_keys for k in variant_keys(fns).values()) else "shape"
             counts[kind] += 1
-            if pred is not None:
-                rows[kind].append((pred, sum(StaticCount.count(t) for t in fns.values()), r.value))
+            rows[kind].append((table.estimate(fns) if pred is None else pred,
+                               sum(StaticCount.count(t) for t in fns.values()), r.value))
         prof = block_profile(cr.artifact, bench, repeat=repeat)
         if not prof.ok:
             continue
@@ -99,14 +101,16 @@ def main(argv=None) -> int:
         return "-" if x is None else format(x, fmt)
 
     print("candidates replayed in measurement order; known: all function variants measured before; shape: some "
-          "new, of a measured control-flow shape; pair acc: prediction (static count) on pairs of predicted ones")
+          "new, of a measured control-flow shape; new: the rest; pair acc: prediction (static count) on pairs of "
+          "predicted ones; for new: the profile estimate (static count)")
     print(f"{'program':<32} {'cands':>5} {'known':>5} {'exact':>5} {'shape':>5} {'exact':>5} {'med err':>8} "
-          f"{'max err':>8} {'pair acc known':>15} {'pair acc shape':>15}")
+          f"{'max err':>8} {'pair acc known':>15} {'pair acc shape':>15} {'new':>4} {'pair acc new':>15}")
     for b, r in report.items():
         print(f"{b:<32} {r['candidates']:>5} {r['known']:>5} {r['known_exact']:>5} {r['shape']:>5} {r['shape_exact']:>5} "
               f"{f(r['shape_median_err'], '.2e'):>8} {f(r['shape_max_err'], '.2e'):>8} "
               f"{f(r['known_pair_acc'], '.3f'):>7} ({f(r['known_static_pair_acc'], '.3f')}) "
-              f"{f(r['shape_pair_acc'], '.3f'):>7} ({f(r['shape_static_pair_acc'], '.3f')})")
+              f"{f(r['shape_pair_acc'], '.3f'):>7} ({f(r['shape_static_pair_acc'], '.3f')}) {r['new']:>4} "
+              f"{f(r['new_pair_acc'], '.3f'):>7} ({f(r['new_static_pair_acc'], '.3f')})")
     print(f"JSON: {args.out / 'bench_variants.json'}")
     return 0
 

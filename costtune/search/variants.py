@@ -35,10 +35,11 @@ to beat the best, the prediction is told to the sampler and no measurement is sp
 function variant of a new shape is estimated from the measured variant of the same function
 nearest to it in static length, its count scaled by the ratio of the two lengths (a
 function that runs hot stays hot; cold code weighs nothing). ``--model profile`` ranks the
-screen by this estimate. Replayed on TPE's candidates of six cBench programs, it orders pairs of
-the candidates that ``predict`` cannot predict right 70% of the time on average, against 55% for
-the static instruction count (blowfish-decode 0.73 against 0.62, qsort1 0.77/0.57, patricia
-0.49/0.29, stringsearch2 0.83/0.52, rijndael-decode 0.80/0.80, crc32 0.62/0.47).
+screen by this estimate. Replayed on TPE's candidates of seven cBench programs
+(``benchmarks/bench_variants.py``), it orders pairs of the candidates that ``predict`` cannot
+predict right 72% of the time on average, against 53% for the static instruction count
+(qsort1 0.77/0.57, blowfish-decode 0.73/0.62, patricia 0.55/0.29, stringsearch2 0.83/0.52,
+rijndael-decode 0.80/0.80, adpcm-c 0.77/0.45, crc32 0.61/0.47).
 """
 
 from __future__ import annotations
