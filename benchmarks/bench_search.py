@@ -61,6 +61,9 @@ METHODS = {  # name -> SearchConfig overrides
     "proxy-profile-screened-warm": dict(sampler="proxy", model="profile", warm_start_mode="screen"),
     "proxy-profile-told-screened-warm": dict(sampler="proxy", model="profile", warm_start_mode="screen",
                                              tell_predicted=True),
+    # + 4 neighbours of the best trial in every screen (--neighbours 4)
+    "proxy-profile-told-nbr-screened-warm": dict(sampler="proxy", model="profile", warm_start_mode="screen",
+                                                 tell_predicted=True, neighbours=4),
     # unguided TPE at other seeds: how much TPE's own final result and its measurements vary
     "tpe-s1": dict(sampler="tpe", seed=1),
     "tpe-s2": dict(sampler="tpe", seed=2),

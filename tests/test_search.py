@@ -156,6 +156,46 @@ def test_cost_model_sampler_screens_its_pool_with_the_proposals_and_takes_a_pick
     assert sampler.pool == [{"x": -9.0}] and pool == [{"x": 3.0}, {"x": 3.5}, {"x": -9.0}]  # the caller's list kept
 
 
+def test_cost_model_sampler_screens_neighbours_of_the_best_trial():
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    from costtune.integrations.optuna import CostModelSampler
+
+    space = {f"c{i}": CategoricalDistribution(list("abcd")) for i in range(6)} | {"n": IntDistribution(0, 9)}
+    target = {**{f"c{i}": "abcd"[i % 4] for i in range(6)}, "n": 7}
+
+    def dist(p):
+        return sum(p[k] != v for k, v in target.items())
+
+    seen = []
+
+    def scorer(props):
+        seen.append(props)
+        return [dist(p) for p in props]
+
+    sampler = CostModelSampler(optuna.samplers.RandomSampler(seed=0), scorer, k=2, search_space=space,
+                               neighbours=6, seed=0)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(lambda t: dist({n: (t.suggest_int(n, 0, 9) if n == "n" else t.suggest_categorical(n, list("abcd")))
+                                   for n in space}), n_trials=25)
+    assert len(seen[0]) == 2  # no finished trial yet: no neighbours
+    for trial_props, before in zip(seen[1:], study.trials):
+        best = min((t for t in study.trials if t.number < before.number + 1), key=lambda t: (t.value, t.number))
+        for p in trial_props[2:]:
+            assert 1 <= sum(p[n] != best.params[n] for n in space) <= 2 or p == best.params
+        assert len(trial_props) == 8 and sampler.last_fresh == 8
+    assert study.best_value <= 1  # local moves under a cost model that knows the way: near the target
+    assert any(t.system_attrs.get("costtune:neighbour") for t in study.trials)
+    # random draws alone, same trials: far from it
+    plain = optuna.create_study(sampler=CostModelSampler(optuna.samplers.RandomSampler(seed=0), scorer, k=8,
+                                                         search_space=space))
+    plain.optimize(lambda t: dist({n: (t.suggest_int(n, 0, 9) if n == "n" else t.suggest_categorical(n, list("abcd")))
+                                   for n in space}), n_trials=25)
+    assert plain.best_value > study.best_value
+    with pytest.raises(ConfigError, match="neighbours needs the proxy"):
+        SearchConfig(benchmarks=[PROGRAM], sampler="tpe", neighbours=2)
+
+
 def test_the_sampler_draws_what_tpe_draws_reading_the_trials_once_and_fitting_tpe_once(tmp_path, monkeypatch):
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 

@@ -26,6 +26,9 @@ def register(sub):
     p.add_argument("--tell-predicted", action="store_true", default=None,
                    help="with --variants: tell the sampler every screened proposal predicted not to beat the "
                         "best, not only the one it picks (free observations for TPE)")
+    p.add_argument("--neighbours", type=int, metavar="N",
+                   help="proxy: every trial's screen also gets N copies of the best trial so far with one or two "
+                        "parameters redrawn (local moves; default: 0)")
     p.add_argument("--warm-start", nargs="+", metavar="URL",
                    help="Optuna storages of earlier searches: their best pipelines for other programs go first")
     p.add_argument("--warm-start-n", type=int, help="most warm-start pipelines per program (default: 32)")
@@ -52,7 +55,7 @@ def run(args) -> int:
         storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
         retrain_every=args.retrain_every, warm_start=args.warm_start, warm_start_n=args.warm_start_n,
         warm_start_mode=args.warm_start_mode,
-        variants=args.variants, tell_predicted=args.tell_predicted, cache_max_gb=args.cache_max_gb, seed=args.seed,
+        variants=args.variants, tell_predicted=args.tell_predicted, neighbours=args.neighbours, cache_max_gb=args.cache_max_gb, seed=args.seed,
         repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,
         progress=False if args.no_progress else None)

@@ -34,18 +34,26 @@ system attributes (``costtune:predicted``, ``costtune:k``).
 other programs) screened with the fresh proposals of every trial: the model
 decides when, if ever, one of them is worth a real evaluation. A pool entry
 that is picked leaves the pool (the trial gets ``costtune:from_pool``).
+
+``neighbours`` adds that many local moves to every trial's screen: copies of
+the best finished trial's parameters with one or two of them redrawn uniformly
+(the trial gets ``costtune:neighbour`` when one is picked). TPE samples each
+parameter on its own and rarely proposes "the best, with one thing changed";
+a cost model that knows which of those change nothing (or nothing for the
+better) can afford to look at many of them.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import random
 from typing import Callable, Sequence
 
-from optuna.distributions import BaseDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.search_space import IntersectionSearchSpace
-from optuna.study import Study
+from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from costtune.logging import get_logger
@@ -86,18 +94,24 @@ class CostModelSampler(BaseSampler):
     """Draw ``k`` proposals from ``base_sampler``; return the one ``scorer`` ranks best."""
 
     def __init__(self, base_sampler: BaseSampler | None, scorer: Scorer, k: int = 16,
-                 search_space: dict[str, BaseDistribution] | None = None, pool: Sequence[dict] = ()):
+                 search_space: dict[str, BaseDistribution] | None = None, pool: Sequence[dict] = (),
+                 neighbours: int = 0, seed: int | None = None):
         if k < 1:
             raise ValueError("k must be >= 1")
+        if neighbours < 0:
+            raise ValueError("neighbours must be >= 0")
         self.base = base_sampler or RandomSampler()
         self.scorer = scorer
         self.k = k
         self.search_space = dict(search_space) if search_space is not None else None
         self.pool = [dict(p) for p in pool]
+        self.neighbours = neighbours
+        self._rng = random.Random(seed)
         self._fast = True
         self._intersection = IntersectionSearchSpace()
         self.last_costs: list[float] = []  #: costs of the last trial's proposals (for inspection)
-        self.last_proposals: list[dict] = []  #: the last trial's proposals, pool entries last
+        self.last_proposals: list[dict] = []  #: the last trial's proposals: k drawn, the neighbours, the pool
+        self.last_fresh = 0  #: how many of them are not pool entries
         self.last_pick: int | None = None  #: the index of the one returned
 
     def reseed_rng(self) -> None:
@@ -117,22 +131,46 @@ class CostModelSampler(BaseSampler):
         for _ in range(self.k):
             proposals.append({name: self._independent(snapshot, trial, name, dist, memo)
                               for name, dist in search_space.items()})
+        drawn = len(proposals)
+        proposals += self._neighbours(snapshot, search_space)
+        fresh = len(proposals)
         pooled = [p for p in self.pool if set(p) == set(search_space)]
         proposals += pooled
         costs = [float(c) for c in self.scorer(proposals)]
         if len(costs) != len(proposals):
             raise ValueError(f"scorer returned {len(costs)} costs for {len(proposals)} proposals")
-        self.last_costs, self.last_proposals = costs, proposals
+        self.last_costs, self.last_proposals, self.last_fresh = costs, proposals, fresh
         finite = [i for i, c in enumerate(costs) if not math.isnan(c)]
         best = min(finite, key=lambda i: (costs[i], i)) if finite else 0
         study._storage.set_trial_system_attr(trial._trial_id, "costtune:predicted",
                                              costs[best] if math.isfinite(costs[best]) else None)
         study._storage.set_trial_system_attr(trial._trial_id, "costtune:k", len(proposals))
-        if best >= len(proposals) - len(pooled):
+        if best >= fresh:
             self.pool.remove(proposals[best])
             study._storage.set_trial_system_attr(trial._trial_id, "costtune:from_pool", True)
+        elif best >= drawn:
+            study._storage.set_trial_system_attr(trial._trial_id, "costtune:neighbour", True)
         self.last_pick = best
         return proposals[best]
+
+    def _neighbours(self, study, search_space: dict[str, BaseDistribution]) -> list[dict]:
+        """``neighbours`` copies of the best finished trial's parameters, one or two redrawn."""
+        if not self.neighbours or len(study.directions) > 1:
+            return []
+        done = [t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.value is not None and set(t.params) >= set(search_space)]
+        if not done:
+            return []
+        sign = 1 if study.direction == StudyDirection.MINIMIZE else -1
+        best = min(done, key=lambda t: (sign * t.value, t.number))
+        names = sorted(search_space)
+        out = []
+        for _ in range(self.neighbours):
+            p = {n: best.params[n] for n in names}
+            for n in self._rng.sample(names, min(len(names), self._rng.choice((1, 2)))):
+                p[n] = _uniform(self._rng, search_space[n])
+            out.append(p)
+        return out
 
     def _independent(self, study, trial: FrozenTrial, name: str, dist: BaseDistribution, memo: dict):
         """``base.sample_independent``; for TPE with its estimators built once per trial and parameter.
@@ -180,3 +218,16 @@ class CostModelSampler(BaseSampler):
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
         self.base.after_trial(study, trial, state, values)
+
+
+def _uniform(rng: random.Random, dist: BaseDistribution):
+    """A uniform draw from ``dist`` (a redrawn parameter of a neighbour)."""
+    if isinstance(dist, CategoricalDistribution):
+        return rng.choice(dist.choices)
+    if isinstance(dist, IntDistribution):
+        return rng.randrange(dist.low, dist.high + 1, dist.step)
+    if isinstance(dist, FloatDistribution):
+        if dist.step:
+            return dist.low + dist.step * rng.randint(0, int(round((dist.high - dist.low) / dist.step)))
+        return rng.uniform(dist.low, dist.high)
+    raise TypeError(f"cannot draw from {type(dist).__name__}")

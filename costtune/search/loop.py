@@ -425,7 +425,8 @@ def _make_sampler(config: SearchConfig, space, seed: int, scorer_fn=None):
     tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=config.startup_trials)
     if config.sampler == "tpe":
         return tpe
-    return CostModelSampler(tpe, scorer_fn, k=config.k, search_space=space.distributions())
+    return CostModelSampler(tpe, scorer_fn, k=config.k, search_space=space.distributions(),
+                            neighbours=config.neighbours, seed=seed)
 
 
 def _recover(study, storage) -> int:
@@ -620,8 +621,8 @@ def _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config, told: 
     """Add the trial's other fresh proposals that the variant table predicts not to beat the
     best as finished trials (attr ``told``) with their predicted values: free observations for
     TPE, which otherwise learns one of the k a trial and keeps proposing the rest's neighbours.
-    Each parameter set is told once (``told`` holds their keys); pool entries are not TPE's
-    proposals and are not told."""
+    Each parameter set is told once (``told`` holds their keys); pool entries are not the
+    sampler's proposals and are not told."""
     import optuna
 
     proposals, pick = sampler.last_proposals, sampler.last_pick
@@ -629,7 +630,7 @@ def _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config, told: 
         return  # an enqueued trial: its params are not the screen's pick
     told.add(_params_key(params))
     for i, count in sorted(scorer_fn.predicted.items()):
-        if i >= sampler.k:
+        if i >= sampler.last_fresh:  # a pool entry
             continue
         key = _params_key(proposals[i])
         if key in told:
