@@ -55,7 +55,8 @@ def run(args) -> int:
         storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
         retrain_every=args.retrain_every, warm_start=args.warm_start, warm_start_n=args.warm_start_n,
         warm_start_mode=args.warm_start_mode,
-        variants=args.variants, tell_predicted=args.tell_predicted, neighbours=args.neighbours, cache_max_gb=args.cache_max_gb, seed=args.seed,
+        variants=args.variants, tell_predicted=args.tell_predicted, neighbours=args.neighbours,
+        cache_max_gb=args.cache_max_gb, seed=args.seed,
         repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,
         progress=False if args.no_progress else None)
