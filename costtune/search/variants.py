@@ -49,6 +49,8 @@ import math
 import re
 import statistics
 
+from costtune.asm import count_instructions
+
 __all__ = ["VariantTable", "block_shape"]
 
 _COND = re.compile(r"(b\.\w+|cbn?z|tbn?z)\s")
@@ -92,12 +94,6 @@ def block_shape(text: str) -> tuple[list[int], tuple]:
     return [len(b) for b in blocks], tuple(shape)
 
 
-def _length(text: str) -> int:
-    from costtune.model.baselines import StaticCount
-
-    return StaticCount.count(text)
-
-
 def variant_keys(functions: dict[str, str]) -> dict[str, tuple[str, str]]:
     """``{function: (text key, text-and-callers key)}``."""
     from costtune.model.profile import callers_of
@@ -131,7 +127,7 @@ class VariantTable:
             own += n
             self.by_text.setdefault(tk, []).append(n)
             self.by_context[ck] = n
-            self.by_length.setdefault(f, []).append((_length(functions[f]), n))
+            self.by_length.setdefault(f, []).append((count_instructions(functions[f]), n))
         for f, counts in (block_counts or {}).items():
             self.by_shape.setdefault((f, block_shape(functions[f])[1]), counts)
         self.library.append(total - own)
@@ -165,7 +161,7 @@ class VariantTable:
                 elif exact:
                     return None
                 else:
-                    total += self._scaled(f, _length(functions[f]))
+                    total += self._scaled(f, count_instructions(functions[f]))
         return total
 
     def _scaled(self, function: str, length: int) -> float:
