@@ -196,6 +196,53 @@ def test_cost_model_sampler_screens_neighbours_of_the_best_trial():
         SearchConfig(benchmarks=[PROGRAM], sampler="tpe", neighbours=2)
 
 
+def test_cost_model_sampler_screens_crossovers_of_the_best_trials():
+    from optuna.distributions import CategoricalDistribution
+
+    from costtune.integrations.optuna import CostModelSampler
+
+    names = [f"c{i}" for i in range(8)]
+    space = {n: CategoricalDistribution(list("abcdefgh")) for n in names}
+    target = {n: "abcdefgh"[i] for i, n in enumerate(names)}
+    front = {n: (target[n] if i < 4 else "h") for i, n in enumerate(names)}  # right in the first half only
+    back = {n: (target[n] if i >= 4 else "h") for i, n in enumerate(names)}  # ... in the second half only
+
+    def dist(p):
+        return sum(p[n] != v for n, v in target.items())
+
+    def run(crossovers):
+        seen = []
+
+        def scorer(props):
+            seen.append(props)
+            return [dist(p) for p in props]
+
+        sampler = CostModelSampler(optuna.samplers.RandomSampler(seed=0), scorer, k=2, search_space=space,
+                                   crossovers=crossovers, seed=0)
+        study = optuna.create_study(sampler=sampler)
+        study.enqueue_trial(front)
+        study.enqueue_trial(back)
+        study.optimize(lambda t: dist({n: t.suggest_categorical(n, list("abcdefgh")) for n in names}), n_trials=12)
+        return study, seen
+
+    study, seen = run(crossovers=6)
+    assert study.best_value == 0  # the two halves recombined
+    assert any(t.system_attrs.get("costtune:crossover") for t in study.trials)
+    for props, before in zip(seen, study.trials[2:]):  # the screens (enqueued trials have none)
+        done = [t.params for t in study.trials if t.number < before.number]
+        assert len(props) == 2 + 6
+        for p in props[2:]:  # one parent's parameters, with one contiguous run of the other's
+            runs = [[p[n] == a[n] for n in names] for a in done]
+            assert any(all(r[:i] + r[j:]) and all(p[n] == b[n] for n in names[i:j])
+                       for r in runs for b in done for i in range(9) for j in range(i, 9))
+    plain, _ = run(crossovers=0)
+    assert plain.best_value > 0
+    with pytest.raises(ConfigError, match="crossovers needs the proxy"):
+        SearchConfig(benchmarks=[PROGRAM], sampler="tpe", crossovers=2)
+    with pytest.raises(ValueError, match="two parents"):
+        CostModelSampler(None, lambda props: [0.0] * len(props), top=1)
+
+
 def test_the_sampler_draws_what_tpe_draws_reading_the_trials_once_and_fitting_tpe_once(tmp_path, monkeypatch):
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 

@@ -29,6 +29,9 @@ def register(sub):
     p.add_argument("--neighbours", type=int, metavar="N",
                    help="proxy: every trial's screen also gets N copies of the best trial so far with one or two "
                         "parameters redrawn (local moves; default: 0)")
+    p.add_argument("--crossovers", type=int, metavar="N",
+                   help="proxy: every trial's screen also gets N two-point crossovers of two of the 8 best trials "
+                        "so far (recombinations; default: 0)")
     p.add_argument("--warm-start", nargs="+", metavar="URL",
                    help="Optuna storages of earlier searches: their best pipelines for other programs go first")
     p.add_argument("--warm-start-n", type=int, help="most warm-start pipelines per program (default: 32)")
@@ -56,6 +59,7 @@ def run(args) -> int:
         retrain_every=args.retrain_every, warm_start=args.warm_start, warm_start_n=args.warm_start_n,
         warm_start_mode=args.warm_start_mode,
         variants=args.variants, tell_predicted=args.tell_predicted, neighbours=args.neighbours,
+        crossovers=args.crossovers,
         cache_max_gb=args.cache_max_gb, seed=args.seed,
         repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,

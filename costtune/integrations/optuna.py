@@ -41,6 +41,14 @@ the best finished trial's parameters with one or two of them redrawn uniformly
 parameter on its own and rarely proposes "the best, with one thing changed";
 a cost model that knows which of those change nothing (or nothing for the
 better) can afford to look at many of them.
+
+``crossovers`` adds that many recombinations: two of the ``top`` best finished
+trials (distinct parameter sets), the parameters in name order taken from the
+first except for one contiguous run taken from the second (two-point
+crossover; parameters named ``e0_op, e0_pass, e0_pos, e1_op, ...`` stay
+together in their slots). Two pipelines that each found a gain in different
+places of the program are one proposal away from having both (the trial gets
+``costtune:crossover`` when one is picked).
 """
 
 from __future__ import annotations
@@ -95,22 +103,26 @@ class CostModelSampler(BaseSampler):
 
     def __init__(self, base_sampler: BaseSampler | None, scorer: Scorer, k: int = 16,
                  search_space: dict[str, BaseDistribution] | None = None, pool: Sequence[dict] = (),
-                 neighbours: int = 0, seed: int | None = None):
+                 neighbours: int = 0, seed: int | None = None, crossovers: int = 0, top: int = 8):
         if k < 1:
             raise ValueError("k must be >= 1")
-        if neighbours < 0:
-            raise ValueError("neighbours must be >= 0")
+        if neighbours < 0 or crossovers < 0:
+            raise ValueError("neighbours and crossovers must be >= 0")
+        if top < 2:
+            raise ValueError("top must be >= 2 (a crossover has two parents)")
         self.base = base_sampler or RandomSampler()
         self.scorer = scorer
         self.k = k
         self.search_space = dict(search_space) if search_space is not None else None
         self.pool = [dict(p) for p in pool]
         self.neighbours = neighbours
+        self.crossovers = crossovers
+        self.top = top
         self._rng = random.Random(seed)
         self._fast = True
         self._intersection = IntersectionSearchSpace()
         self.last_costs: list[float] = []  #: costs of the last trial's proposals (for inspection)
-        self.last_proposals: list[dict] = []  #: the last trial's proposals: k drawn, the neighbours, the pool
+        self.last_proposals: list[dict] = []  #: the last trial's proposals: k drawn, neighbours, crossovers, pool
         self.last_fresh = 0  #: how many of them are not pool entries
         self.last_pick: int | None = None  #: the index of the one returned
 
@@ -132,7 +144,10 @@ class CostModelSampler(BaseSampler):
             proposals.append({name: self._independent(snapshot, trial, name, dist, memo)
                               for name, dist in search_space.items()})
         drawn = len(proposals)
-        proposals += self._neighbours(snapshot, search_space)
+        done = self._ranked(snapshot, search_space)
+        proposals += self._neighbours(done, search_space)
+        local = len(proposals)
+        proposals += self._crossovers(done, search_space)
         fresh = len(proposals)
         pooled = [p for p in self.pool if set(p) == set(search_space)]
         proposals += pooled
@@ -148,28 +163,55 @@ class CostModelSampler(BaseSampler):
         if best >= fresh:
             self.pool.remove(proposals[best])
             study._storage.set_trial_system_attr(trial._trial_id, "costtune:from_pool", True)
+        elif best >= local:
+            study._storage.set_trial_system_attr(trial._trial_id, "costtune:crossover", True)
         elif best >= drawn:
             study._storage.set_trial_system_attr(trial._trial_id, "costtune:neighbour", True)
         self.last_pick = best
         return proposals[best]
 
-    def _neighbours(self, study, search_space: dict[str, BaseDistribution]) -> list[dict]:
-        """``neighbours`` copies of the best finished trial's parameters, one or two redrawn."""
-        if not self.neighbours or len(study.directions) > 1:
-            return []
-        done = [t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if t.value is not None and set(t.params) >= set(search_space)]
-        if not done:
+    def _ranked(self, study, search_space: dict[str, BaseDistribution]) -> list[dict]:
+        """The finished trials' parameter sets, best first, each once (only what the local moves need)."""
+        if not (self.neighbours or self.crossovers) or len(study.directions) > 1:
             return []
         sign = 1 if study.direction == StudyDirection.MINIMIZE else -1
-        best = min(done, key=lambda t: (sign * t.value, t.number))
+        done = sorted((t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                       if t.value is not None and set(t.params) >= set(search_space)),
+                      key=lambda t: (sign * t.value, t.number))
+        out, seen = [], set()
+        for t in done:
+            p = {n: t.params[n] for n in sorted(search_space)}
+            key = tuple(p.items())
+            if key not in seen:
+                seen.add(key)
+                out.append(p)
+            if len(out) >= self.top:
+                break
+        return out
+
+    def _neighbours(self, done: list[dict], search_space: dict[str, BaseDistribution]) -> list[dict]:
+        """``neighbours`` copies of the best finished trial's parameters, one or two redrawn."""
+        if not self.neighbours or not done:
+            return []
         names = sorted(search_space)
         out = []
         for _ in range(self.neighbours):
-            p = {n: best.params[n] for n in names}
+            p = dict(done[0])
             for n in self._rng.sample(names, min(len(names), self._rng.choice((1, 2)))):
                 p[n] = _uniform(self._rng, search_space[n])
             out.append(p)
+        return out
+
+    def _crossovers(self, done: list[dict], search_space: dict[str, BaseDistribution]) -> list[dict]:
+        """``crossovers`` two-point crossovers of two of the ``top`` best parameter sets."""
+        if not self.crossovers or len(done) < 2:
+            return []
+        names = sorted(search_space)
+        out = []
+        for _ in range(self.crossovers):
+            a, b = self._rng.sample(done, 2)
+            i, j = sorted(self._rng.sample(range(len(names) + 1), 2))
+            out.append({n: (b if i <= x < j else a)[n] for x, n in enumerate(names)})
         return out
 
     def _independent(self, study, trial: FrozenTrial, name: str, dist: BaseDistribution, memo: dict):

@@ -51,6 +51,7 @@ class SearchConfig(YamlConfig):
     variants: bool = False  # profile measured candidates; predict combinations of known function variants (proxy)
     tell_predicted: bool = False  # --variants: tell the sampler every screened proposal predicted not to gain
     neighbours: int = 0  # proxy: the screen also gets this many copies of the best trial with 1-2 parameters redrawn
+    crossovers: int = 0  # proxy: the screen also gets this many two-point crossovers of two of the 8 best trials
     warm_start: list = field(default_factory=list)  # Optuna storage URLs of earlier searches (see search/warm.py)
     warm_start_n: int = 32  # most warm-start pipelines per program
     warm_start_mode: str = "enqueue"  # enqueue: all measured first | screen: they join the proxy's screen
@@ -90,10 +91,11 @@ class SearchConfig(YamlConfig):
             raise ConfigError("--cache-max-gb must be >= 0 (0: no cap)")
         if self.warm_start_n < 0:
             raise ConfigError("--warm-start-n must be >= 0")
-        if self.neighbours < 0:
-            raise ConfigError("--neighbours must be >= 0")
-        if self.neighbours and self.sampler != "proxy":
-            raise ConfigError("--neighbours needs the proxy sampler (it is the screen that looks at them)")
+        for name in ("neighbours", "crossovers"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name} must be >= 0")
+            if getattr(self, name) and self.sampler != "proxy":
+                raise ConfigError(f"--{name} needs the proxy sampler (it is the screen that looks at them)")
         if self.tell_predicted and not self.variants:
             raise ConfigError("--tell-predicted needs --variants (it tells the sampler their predictions)")
         if self.warm_start_mode not in WARM_MODES:

@@ -426,7 +426,7 @@ def _make_sampler(config: SearchConfig, space, seed: int, scorer_fn=None):
     if config.sampler == "tpe":
         return tpe
     return CostModelSampler(tpe, scorer_fn, k=config.k, search_space=space.distributions(),
-                            neighbours=config.neighbours, seed=seed)
+                            neighbours=config.neighbours, crossovers=config.crossovers, seed=seed)
 
 
 def _recover(study, storage) -> int:
