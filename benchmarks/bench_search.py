@@ -134,6 +134,27 @@ def sum_to_reach(r: dict, results: dict, ref: str, budget: int) -> int | None:
     return total if n else None
 
 
+def geomean_reach(r: dict, results: dict, ref: str) -> tuple[int | None, int | None]:
+    """The test on the geometric mean: after how many measurements per program the geomean over
+    the programs of method ``r``'s best-so-far speedup first reaches ``ref``'s final geomean, and
+    after how many ``ref``'s own does (a search that stopped early keeps its last best). On the
+    programs both ran. Returns (r's, ref's); None where not reached."""
+    progs = [b for b in results.get(ref, {}).get("programs", {}) if b in r["programs"]]
+    if not progs:
+        return None, None
+
+    def curve(m: dict) -> list[float]:
+        hs = [m["programs"][b]["history"] for b in progs]
+        return [geomean([1 / (h[min(i, len(h) - 1)] or 1.0) for h in hs]) for i in range(max(map(len, hs)))]
+
+    theirs = curve(results[ref])
+
+    def first(c: list[float]) -> int | None:
+        return next((i for i, v in enumerate(c, 1) if v >= theirs[-1] * (1 - 1e-12)), None)
+
+    return first(curve(r)), first(theirs)
+
+
 def geomean(xs):
     xs = [x for x in xs if x]
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
@@ -200,6 +221,8 @@ def markdown(results: dict, names: list) -> str:
              lambda r: f"{r['within_third_of_tpe']}/{r['tpe_improved']}"),
             ("measurements to reach TPE's final result, summed (not reached: the budget)",
              lambda r: str(r["sum_to_reach_tpe"]) if r["sum_to_reach_tpe"] is not None else "-"),
+            ("measurements per program after which the geomean reaches TPE's final geomean (TPE's own)",
+             lambda r: "{} ({})".format(*(x or "-" for x in r["geomean_reach_tpe"]))),
             ("CPU seconds (all programs)", lambda r: f"{r['seconds']:.0f}")]
     if any("within_third_of_tpe_seeds" in r for r in results.values()):
         rows.insert(-1, ("... against each TPE seed, summed (a method never against itself)",
@@ -278,12 +301,14 @@ def main(argv=None) -> int:
         r["mean_to_reach_tpe"] = (sum(h for h in hits if h) / len([h for h in hits if h])) if any(hits) else None
         r["within_third_of_tpe"], r["tpe_improved"] = third_test(r, results, "tpe")
         r["sum_to_reach_tpe"] = sum_to_reach(r, results, "tpe", args.budget)
+        r["geomean_reach_tpe"] = list(geomean_reach(r, results, "tpe"))
         r["geomean_without_best"] = geomean(sorted(p["speedup"] for p in r["programs"].values())[:-1])
     seeds = [m for m in results if m in TPE_SEEDS]
     if len(seeds) > 1:  # the test against every TPE seed, a method never against itself
         for name, r in results.items():
             tests = [third_test(r, results, ref) for ref in seeds if ref != name]
             r["within_third_of_tpe_seeds"] = [sum(t[0] for t in tests), sum(t[1] for t in tests)]
+            r["geomean_reach_tpe_seeds"] = {ref: list(geomean_reach(r, results, ref)) for ref in seeds if ref != name}
     report = {"suite": args.suite, "benchmarks": args.benchmarks, "budget": args.budget, "k": args.k,
               "model": args.model or "default", "repeat": args.repeat, "seed": args.seed, "jobs": args.jobs,
               "wall_seconds": wall, "methods": results}
@@ -323,6 +348,10 @@ def main(argv=None) -> int:
     print(f"{'sum to reach':<{w}}  " + "  ".join(
         f"{results[m]['sum_to_reach_tpe']:>16}" if results[m]["sum_to_reach_tpe"] is not None else f"{'-':>16}"
         for m in results))
+    for ref in ["tpe"] + [s for s in seeds if s != "tpe"]:
+        cells = [(geomean_reach(results[m], results, ref) if m != ref else (None, None)) for m in results]
+        print(f"{'geomean to ' + ref:<{w}}  " + "  ".join(
+            f"{(f'{a} of {b}' if b else '-') if a else '-':>16}" for a, b in cells))
     print(f"{'mean to reach':<{w}}  " + "  ".join(
         f"{results[m]['mean_to_reach_tpe']:>16.1f}" if results[m]["mean_to_reach_tpe"] else f"{'-':>16}" for m in results))
     print(f"{'cpu seconds':<{w}}  " + "  ".join(f"{results[m]['seconds']:>16.0f}" for m in results))

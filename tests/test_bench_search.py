@@ -1,0 +1,30 @@
+"""The statistics behind the README's search figures (benchmarks/bench_search.py)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+spec = importlib.util.spec_from_file_location("bench_search", Path(__file__).parent.parent / "benchmarks" / "bench_search.py")
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+
+def run(**histories):  # best-so-far / O3 after each measurement, the O3 baseline first
+    return {"programs": {b: {"history": h} for b, h in histories.items()}}
+
+
+def test_one_third_sum_and_geomean_readings_of_reaching_tpe():
+    tpe = run(a=[1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.8], b=[1.0, 1.0, 1.0, 0.95, 0.95, 0.95, 0.95], c=[1.0] * 7)
+    fast = run(a=[1.0, 0.8], b=[1.0, 0.96, 0.96])  # reaches a at 2 (TPE: 7), never b; stops early
+    results = {"tpe": tpe, "fast": fast}
+    assert bench.reach(tpe["programs"]["a"]["history"], 0.8) == 7
+    assert bench.third_test(fast, results, "tpe") == (1, 2)  # c: TPE never beat O3, not counted
+    assert bench.sum_to_reach(fast, results, "tpe", budget=40) == 2 + 40
+    # geomean of best-so-far speedups over a and b (c only TPE ran): TPE's final is
+    # sqrt(1/0.8 * 1/0.95); fast keeps its last best, sqrt(1/0.8 * 1/0.96) < that: never
+    assert bench.geomean_reach(fast, results, "tpe") == (None, 7)
+    faster = run(a=[1.0, 0.7], b=[1.0, 1.0, 1.0, 0.99])
+    assert bench.geomean_reach(faster, {"tpe": tpe, "faster": faster}, "tpe") == (2, 7)
+    assert bench.geomean_reach(faster, {"faster": faster}, "tpe") == (None, None)  # no reference run
+    assert bench.geomean([1.25, 0.8]) == pytest.approx(1.0)
