@@ -17,6 +17,10 @@ programs of *other* families (``security-blowfish-decode`` never learns from
 with every trial's proposals (``--warm-start-mode screen``) instead of measuring them all
 first. ``tpe-s1``/``tpe-s2`` are unguided TPE at seeds 1 and 2: with them the table adds the
 one-third test against every TPE seed (TPE's final result at one seed is partly luck).
+The test is read three ways: per program (``<=1/3 of TPE``), summed over the programs
+(``sum to reach``), and on the geometric mean (``geomean to tpe``: after how many
+measurements per program the method's geomean of best-so-far speedups reaches TPE's
+final geomean, beside the measurements TPE itself needed).
 Prints a table and writes OUT/bench_search.json.
 """
 
