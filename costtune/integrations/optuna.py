@@ -144,10 +144,11 @@ class CostModelSampler(BaseSampler):
             proposals.append({name: self._independent(snapshot, trial, name, dist, memo)
                               for name, dist in search_space.items()})
         drawn = len(proposals)
-        done = self._ranked(snapshot, search_space)
-        proposals += self._neighbours(done, search_space)
+        names = sorted(search_space)
+        done = self._ranked(snapshot, names)
+        proposals += self._neighbours(done, names, search_space)
         local = len(proposals)
-        proposals += self._crossovers(done, search_space)
+        proposals += self._crossovers(done, names)
         fresh = len(proposals)
         pooled = [p for p in self.pool if set(p) == set(search_space)]
         proposals += pooled
@@ -170,17 +171,17 @@ class CostModelSampler(BaseSampler):
         self.last_pick = best
         return proposals[best]
 
-    def _ranked(self, study, search_space: dict[str, BaseDistribution]) -> list[dict]:
+    def _ranked(self, study, names: list[str]) -> list[dict]:
         """The finished trials' parameter sets, best first, each once (only what the local moves need)."""
         if not (self.neighbours or self.crossovers) or len(study.directions) > 1:
             return []
         sign = 1 if study.direction == StudyDirection.MINIMIZE else -1
         done = sorted((t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                       if t.value is not None and set(t.params) >= set(search_space)),
+                       if t.value is not None and all(n in t.params for n in names)),
                       key=lambda t: (sign * t.value, t.number))
         out, seen = [], set()
         for t in done:
-            p = {n: t.params[n] for n in sorted(search_space)}
+            p = {n: t.params[n] for n in names}
             key = tuple(p.items())
             if key not in seen:
                 seen.add(key)
@@ -189,11 +190,11 @@ class CostModelSampler(BaseSampler):
                 break
         return out
 
-    def _neighbours(self, done: list[dict], search_space: dict[str, BaseDistribution]) -> list[dict]:
+    def _neighbours(self, done: list[dict], names: list[str],
+                    search_space: dict[str, BaseDistribution]) -> list[dict]:
         """``neighbours`` copies of the best finished trial's parameters, one or two redrawn."""
         if not self.neighbours or not done:
             return []
-        names = sorted(search_space)
         out = []
         for _ in range(self.neighbours):
             p = dict(done[0])
@@ -202,11 +203,10 @@ class CostModelSampler(BaseSampler):
             out.append(p)
         return out
 
-    def _crossovers(self, done: list[dict], search_space: dict[str, BaseDistribution]) -> list[dict]:
+    def _crossovers(self, done: list[dict], names: list[str]) -> list[dict]:
         """``crossovers`` two-point crossovers of two of the ``top`` best parameter sets."""
         if not self.crossovers or len(done) < 2:
             return []
-        names = sorted(search_space)
         out = []
         for _ in range(self.crossovers):
             a, b = self._rng.sample(done, 2)
