@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import multiprocessing
 import os
 import time
@@ -111,6 +112,41 @@ def test_o3_edit_space_expresses_o3_and_keeps_levels():
     assert flat.pipeline({f"p{i}": "-" for i in range(5)}) == "O0"
 
 
+def test_repeat_move_inserts_one_of_the_added_passes_once_more_in_a_free_slot():
+    import random
+
+    from costtune.passes import load_catalog
+    from costtune.search.space import make_space
+    from costtune.toolchain import find
+
+    tc = find()
+    space = make_space("o3-edits", load_catalog(tc.llvm), tc.opt, slots=4)
+    o3 = space.o3_params()
+    best = dict(o3, e0_op="insert", e0_pos=5, e0_pass="sink", e1_op="replace", e1_pos=40, e1_pass="reg2mem",
+                e2_op="delete", e2_pos=9, e2_pass="licm")
+    rng, moves = random.Random(0), []
+    for _ in range(200):
+        moves.append(space.repeat_move(dict(best), rng))
+    made = [m for m in moves if m is not None]
+    assert 60 < len(made) < 140  # about half: the rest are left to the uniform redraw
+    for m in made:  # slot 3 was the only free one; everything else kept
+        assert {n: v for n, v in m.items() if not n.startswith("e3_")} == {n: v for n, v in best.items()
+                                                                           if not n.startswith("e3_")}
+        assert m["e3_op"] == "insert" and m["e3_pass"] in ("sink", "reg2mem") and 0 <= m["e3_pos"] < space.n_leaves
+        runs = [len(re.findall(rf"(?<![\w-]){m['e3_pass']}(?![\w-])", space.pipeline(q))) for q in (best, m)]
+        assert runs[1] == runs[0] + 1  # the pass runs once more
+    assert {m["e3_pass"] for m in made} == {"sink", "reg2mem"} and len({m["e3_pos"] for m in made}) > 20
+    assert space.repeat_move(dict(o3), random.Random(0)) is None  # nothing added: nothing to repeat
+    full = dict(best, e3_op="swap", e3_pos=3)
+    assert all(space.repeat_move(dict(full), rng) is None for _ in range(20))  # no free slot
+    with pytest.raises(ConfigError, match="needs --neighbours"):
+        SearchConfig(benchmarks=[PROGRAM], neighbour_moves="repeat")
+    with pytest.raises(ConfigError, match="needs --neighbours N and the o3-edits"):
+        SearchConfig(benchmarks=[PROGRAM], neighbours=2, neighbour_moves="repeat", space="flat")
+    with pytest.raises(ConfigError, match="neighbour-moves must be one of"):
+        SearchConfig(benchmarks=[PROGRAM], neighbours=2, neighbour_moves="swap")
+
+
 # ----------------------------------------------------------------------------- the sampler
 
 def test_cost_model_sampler_returns_the_best_scored_proposal():
@@ -192,6 +228,16 @@ def test_cost_model_sampler_screens_neighbours_of_the_best_trial():
     plain.optimize(lambda t: dist({n: (t.suggest_int(n, 0, 9) if n == "n" else t.suggest_categorical(n, list("abcd")))
                                    for n in space}), n_trials=25)
     assert plain.best_value > study.best_value
+    # a move of the caller's own (mutate) makes the neighbours; None leaves one to the uniform redraw
+    seen.clear()
+    moved = CostModelSampler(optuna.samplers.RandomSampler(seed=0), scorer, k=2, search_space=space, neighbours=6,
+                             seed=0, mutate=lambda p, rng: {**p, "n": 0} if rng.random() < 0.5 else None)
+    mstudy = optuna.create_study(sampler=moved)
+    mstudy.optimize(lambda t: dist({n: (t.suggest_int(n, 0, 9) if n == "n" else t.suggest_categorical(n, list("abcd")))
+                                    for n in space}), n_trials=3)
+    best = min(mstudy.trials[:2], key=lambda t: (t.value, t.number)).params
+    kinds = [p == {**best, "n": 0} for p in seen[2][2:]]
+    assert any(kinds) and not all(kinds)
     with pytest.raises(ConfigError, match="neighbours needs the proxy"):
         SearchConfig(benchmarks=[PROGRAM], sampler="tpe", neighbours=2)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from costtune.search import SAMPLERS, SPACES, WARM_MODES, SearchConfig, run_search
+from costtune.search import NEIGHBOUR_MOVES, SAMPLERS, SPACES, WARM_MODES, SearchConfig, run_search
 
 
 def register(sub):
@@ -29,6 +29,9 @@ def register(sub):
     p.add_argument("--neighbours", type=int, metavar="N",
                    help="proxy: every trial's screen also gets N copies of the best trial so far with one or two "
                         "parameters redrawn (local moves; default: 0)")
+    p.add_argument("--neighbour-moves", choices=NEIGHBOUR_MOVES,
+                   help="redraw: one or two parameters redrawn uniformly (default) | repeat (o3-edits): half of "
+                        "the neighbours insert one of the best pipeline's added passes once more, elsewhere")
     p.add_argument("--crossovers", type=int, metavar="N",
                    help="proxy: every trial's screen also gets N two-point crossovers of two of the 8 best trials "
                         "so far (recombinations; default: 0)")
@@ -59,7 +62,7 @@ def run(args) -> int:
         retrain_every=args.retrain_every, warm_start=args.warm_start, warm_start_n=args.warm_start_n,
         warm_start_mode=args.warm_start_mode,
         variants=args.variants, tell_predicted=args.tell_predicted, neighbours=args.neighbours,
-        crossovers=args.crossovers,
+        crossovers=args.crossovers, neighbour_moves=args.neighbour_moves,
         cache_max_gb=args.cache_max_gb, seed=args.seed,
         repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,

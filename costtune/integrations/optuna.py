@@ -37,7 +37,9 @@ that is picked leaves the pool (the trial gets ``costtune:from_pool``).
 
 ``neighbours`` adds that many local moves to every trial's screen: copies of
 the best finished trial's parameters with one or two of them redrawn uniformly
-(the trial gets ``costtune:neighbour`` when one is picked). TPE samples each
+(the trial gets ``costtune:neighbour`` when one is picked); ``mutate(params, rng)``, when
+given, makes them instead (a move that knows what the parameters mean, say "this pass once
+more, elsewhere"; it returns None to leave a neighbour to the uniform redraw). TPE samples each
 parameter on its own and rarely proposes "the best, with one thing changed";
 a cost model that knows which of those change nothing (or nothing for the
 better) can afford to look at many of them.
@@ -103,7 +105,8 @@ class CostModelSampler(BaseSampler):
 
     def __init__(self, base_sampler: BaseSampler | None, scorer: Scorer, k: int = 16,
                  search_space: dict[str, BaseDistribution] | None = None, pool: Sequence[dict] = (),
-                 neighbours: int = 0, seed: int | None = None, crossovers: int = 0, top: int = 8):
+                 neighbours: int = 0, seed: int | None = None, crossovers: int = 0, top: int = 8,
+                 mutate: Callable[[dict, random.Random], dict | None] | None = None):
         if k < 1:
             raise ValueError("k must be >= 1")
         if neighbours < 0 or crossovers < 0:
@@ -118,6 +121,7 @@ class CostModelSampler(BaseSampler):
         self.neighbours = neighbours
         self.crossovers = crossovers
         self.top = top
+        self.mutate = mutate
         self._rng = random.Random(seed)
         self._fast = True
         self._intersection = IntersectionSearchSpace()
@@ -192,11 +196,16 @@ class CostModelSampler(BaseSampler):
 
     def _neighbours(self, done: list[dict], names: list[str],
                     search_space: dict[str, BaseDistribution]) -> list[dict]:
-        """``neighbours`` copies of the best finished trial's parameters, one or two redrawn."""
+        """``neighbours`` copies of the best finished trial's parameters, one or two redrawn (or
+        what ``mutate`` makes of them)."""
         if not self.neighbours or not done:
             return []
         out = []
         for _ in range(self.neighbours):
+            moved = self.mutate(dict(done[0]), self._rng) if self.mutate else None
+            if moved is not None:
+                out.append(moved)
+                continue
             p = dict(done[0])
             for n in self._rng.sample(names, min(len(names), self._rng.choice((1, 2)))):
                 p[n] = _uniform(self._rng, search_space[n])

@@ -426,7 +426,8 @@ def _make_sampler(config: SearchConfig, space, seed: int, scorer_fn=None):
     if config.sampler == "tpe":
         return tpe
     return CostModelSampler(tpe, scorer_fn, k=config.k, search_space=space.distributions(),
-                            neighbours=config.neighbours, crossovers=config.crossovers, seed=seed)
+                            neighbours=config.neighbours, crossovers=config.crossovers, seed=seed,
+                            mutate=space.repeat_move if config.neighbour_moves == "repeat" else None)
 
 
 def _recover(study, storage) -> int:

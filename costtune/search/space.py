@@ -28,6 +28,11 @@ trial), so that a sampler can draw whole candidates at once and
     ``swap`` exchanges leaf ``pos`` with the next leaf of the same container.
     With every op ``none`` the candidate is exactly ``default<O3>``, so O3
     itself is a point of the space (the study enqueues it first).
+    :meth:`O3EditSpace.repeat_move` is a local move of this space: one of a
+    candidate's inserted or replacing passes, inserted once more at another
+    position (O3 itself runs instcombine, simplifycfg and early-cse several
+    times; the best pipelines that searches find on cBench run
+    separate-const-offset-from-gep, sink or reg2mem twice).
     Rendering keeps the tree, so edits never flatten the CGSCC walk: a
     flattened O3 rendered with :func:`costtune.passes.render` runs the function
     simplification after, not interleaved with, inlining - a different,
@@ -186,6 +191,17 @@ class O3EditSpace(SearchSpace):
         return {**{f"e{i}_op": "none" for i in range(self.slots)},
                 **{f"e{i}_pos": 0 for i in range(self.slots)},
                 **{f"e{i}_pass": self._pool[0] for i in range(self.slots)}}
+
+    def repeat_move(self, params: dict, rng) -> dict | None:
+        """Half the time: ``params`` with one of its inserted or replacing passes inserted again, at a
+        uniform position, in a free edit slot. Otherwise, or with no such pass or no free slot, None
+        (``CostModelSampler(mutate=...)`` then redraws one or two parameters instead)."""
+        used = [params[f"e{i}_pass"] for i in range(self.slots) if params.get(f"e{i}_op") in ("insert", "replace")]
+        free = [i for i in range(self.slots) if params.get(f"e{i}_op", "none") == "none"]
+        if rng.random() < 0.5 or not used or not free:
+            return None
+        i = rng.choice(free)
+        return {**params, f"e{i}_op": "insert", f"e{i}_pos": rng.randrange(self.n_leaves), f"e{i}_pass": rng.choice(used)}
 
     def edits(self, params: dict) -> list[tuple[str, int, str]]:
         return [(params[f"e{i}_op"], int(params[f"e{i}_pos"]), params[f"e{i}_pass"])
