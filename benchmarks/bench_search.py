@@ -75,6 +75,10 @@ METHODS = {  # name -> SearchConfig overrides
     "proxy-profile-told-nbr-rep-cx-screened-warm": dict(sampler="proxy", model="profile", warm_start_mode="screen",
                                                         tell_predicted=True, neighbours=4, crossovers=4,
                                                         neighbour_moves="repeat"),
+    # + a third of the neighbours repeat an added pass, a third insert a new one (--neighbour-moves edits)
+    "proxy-profile-told-nbr-edits-cx-screened-warm": dict(sampler="proxy", model="profile", warm_start_mode="screen",
+                                                          tell_predicted=True, neighbours=4, crossovers=4,
+                                                          neighbour_moves="edits"),
     # unguided TPE at other seeds: how much TPE's own final result and its measurements vary
     "tpe-s1": dict(sampler="tpe", seed=1),
     "tpe-s2": dict(sampler="tpe", seed=2),

@@ -112,7 +112,7 @@ def test_o3_edit_space_expresses_o3_and_keeps_levels():
     assert flat.pipeline({f"p{i}": "-" for i in range(5)}) == "O0"
 
 
-def test_repeat_move_inserts_one_of_the_added_passes_once_more_in_a_free_slot():
+def test_local_moves_repeat_an_added_pass_or_insert_a_new_one_in_a_free_slot():
     import random
 
     from costtune.passes import load_catalog
@@ -124,25 +124,28 @@ def test_repeat_move_inserts_one_of_the_added_passes_once_more_in_a_free_slot():
     o3 = space.o3_params()
     best = dict(o3, e0_op="insert", e0_pos=5, e0_pass="sink", e1_op="replace", e1_pos=40, e1_pass="reg2mem",
                 e2_op="delete", e2_pos=9, e2_pass="licm")
-    rng, moves = random.Random(0), []
-    for _ in range(200):
-        moves.append(space.repeat_move(dict(best), rng))
-    made = [m for m in moves if m is not None]
-    assert 60 < len(made) < 140  # about half: the rest are left to the uniform redraw
-    for m in made:  # slot 3 was the only free one; everything else kept
-        assert {n: v for n, v in m.items() if not n.startswith("e3_")} == {n: v for n, v in best.items()
-                                                                           if not n.startswith("e3_")}
-        assert m["e3_op"] == "insert" and m["e3_pass"] in ("sink", "reg2mem") and 0 <= m["e3_pos"] < space.n_leaves
-        runs = [len(re.findall(rf"(?<![\w-]){m['e3_pass']}(?![\w-])", space.pipeline(q))) for q in (best, m)]
-        assert runs[1] == runs[0] + 1  # the pass runs once more
-    assert {m["e3_pass"] for m in made} == {"sink", "reg2mem"} and len({m["e3_pos"] for m in made}) > 20
-    assert space.repeat_move(dict(o3), random.Random(0)) is None  # nothing added: nothing to repeat
+    rng = random.Random(0)
+    for kinds, share in (("repeat", 1 / 2), ("edits", 2 / 3)):
+        made = [m for m in (space.local_move(dict(best), rng, kinds) for _ in range(300)) if m is not None]
+        assert abs(len(made) / 300 - share) < 0.1  # the rest are left to the uniform redraw
+        for m in made:  # slot 3 was the only free one; everything else kept
+            assert {n: v for n, v in m.items() if not n.startswith("e3_")} == {n: v for n, v in best.items()
+                                                                               if not n.startswith("e3_")}
+            assert m["e3_op"] == "insert" and 0 <= m["e3_pos"] < space.n_leaves
+            runs = [len(re.findall(rf"(?<![\w-]){m['e3_pass']}(?![\w-])", space.pipeline(q))) for q in (best, m)]
+            assert runs[1] == runs[0] + 1  # the pass runs once more
+        repeated = [m for m in made if m["e3_pass"] in ("sink", "reg2mem")]
+        assert {m["e3_pass"] for m in repeated} == {"sink", "reg2mem"} and len({m["e3_pos"] for m in made}) > 20
+        new = len({m["e3_pass"] for m in made} - {"sink", "reg2mem"})
+        assert (new == 0) if kinds == "repeat" else (new > 30 and len(repeated) > len(made) / 3)
+    assert all(space.local_move(dict(o3), rng, "repeat") is None for _ in range(20))  # nothing to repeat
+    assert any(space.local_move(dict(o3), rng, "edits") is not None for _ in range(20))  # but a new pass
     full = dict(best, e3_op="swap", e3_pos=3)
-    assert all(space.repeat_move(dict(full), rng) is None for _ in range(20))  # no free slot
+    assert all(space.local_move(dict(full), rng, "edits") is None for _ in range(20))  # no free slot
     with pytest.raises(ConfigError, match="needs --neighbours"):
         SearchConfig(benchmarks=[PROGRAM], neighbour_moves="repeat")
     with pytest.raises(ConfigError, match="needs --neighbours N and the o3-edits"):
-        SearchConfig(benchmarks=[PROGRAM], neighbours=2, neighbour_moves="repeat", space="flat")
+        SearchConfig(benchmarks=[PROGRAM], neighbours=2, neighbour_moves="edits", space="flat")
     with pytest.raises(ConfigError, match="neighbour-moves must be one of"):
         SearchConfig(benchmarks=[PROGRAM], neighbours=2, neighbour_moves="swap")
 
@@ -608,10 +611,12 @@ def test_profile_model_turns_on_variants_and_searches(tmp_path):
     from costtune.search.scorer import ProfileScorer, make_scorer
 
     assert isinstance(make_scorer("profile", None), ProfileScorer)
-    cfg = _config(tmp_path, model="profile", budget=3, k=4)
+    cfg = _config(tmp_path, model="profile", budget=3, k=4, neighbours=3, neighbour_moves="edits", crossovers=2)
     assert cfg.variants
     (p,) = run_search(cfg).programs
     assert p.measurements == len(_measured(cfg.db_url)) == 3 and p.best_value <= p.o3_value
+    study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=cfg.storage_url)
+    assert max(t.system_attrs.get("costtune:k", 0) for t in study.trials) == 4 + 3 + 2  # + local moves, crossovers
     with pytest.raises(ConfigError, match="profile has nothing to retrain"):
         SearchConfig(benchmarks=[PROGRAM], model="profile", retrain_every=5)
     assert not SearchConfig(benchmarks=[PROGRAM], sampler="tpe", model="profile").variants  # no screen, no profiles

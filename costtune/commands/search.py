@@ -31,7 +31,8 @@ def register(sub):
                         "parameters redrawn (local moves; default: 0)")
     p.add_argument("--neighbour-moves", choices=NEIGHBOUR_MOVES,
                    help="redraw: one or two parameters redrawn uniformly (default) | repeat (o3-edits): half of "
-                        "the neighbours insert one of the best pipeline's added passes once more, elsewhere")
+                        "the neighbours insert one of the best pipeline's added passes once more, elsewhere | "
+                        "edits: a third that, a third a new pass inserted at a uniform position")
     p.add_argument("--crossovers", type=int, metavar="N",
                    help="proxy: every trial's screen also gets N two-point crossovers of two of the 8 best trials "
                         "so far (recombinations; default: 0)")

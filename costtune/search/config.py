@@ -17,7 +17,7 @@ __all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES", "WARM_MODES"]
 
 SAMPLERS = ("proxy", "tpe", "random")
 WARM_MODES = ("enqueue", "screen")
-NEIGHBOUR_MOVES = ("redraw", "repeat")
+NEIGHBOUR_MOVES = ("redraw", "repeat", "edits")
 OBJECTIVES = ("ratio", "insns")
 
 
@@ -52,7 +52,7 @@ class SearchConfig(YamlConfig):
     variants: bool = False  # profile measured candidates; predict combinations of known function variants (proxy)
     tell_predicted: bool = False  # --variants: tell the sampler every screened proposal predicted not to gain
     neighbours: int = 0  # proxy: the screen also gets this many copies of the best trial with 1-2 parameters redrawn
-    neighbour_moves: str = "redraw"  # redraw: 1-2 parameters uniformly | repeat: half of them repeat a pass (o3-edits)
+    neighbour_moves: str = "redraw"  # redraw: 1-2 parameters uniformly | repeat | edits (o3-edits: local_move)
     crossovers: int = 0  # proxy: the screen also gets this many two-point crossovers of two of the 8 best trials
     warm_start: list = field(default_factory=list)  # Optuna storage URLs of earlier searches (see search/warm.py)
     warm_start_n: int = 32  # most warm-start pipelines per program
@@ -100,8 +100,8 @@ class SearchConfig(YamlConfig):
                 raise ConfigError(f"--{name} needs the proxy sampler (it is the screen that looks at them)")
         if self.neighbour_moves not in NEIGHBOUR_MOVES:
             raise ConfigError(f"--neighbour-moves must be one of {', '.join(NEIGHBOUR_MOVES)}")
-        if self.neighbour_moves == "repeat" and (not self.neighbours or self.space != "o3-edits"):
-            raise ConfigError("--neighbour-moves repeat needs --neighbours N and the o3-edits space")
+        if self.neighbour_moves != "redraw" and (not self.neighbours or self.space != "o3-edits"):
+            raise ConfigError(f"--neighbour-moves {self.neighbour_moves} needs --neighbours N and the o3-edits space")
         if self.tell_predicted and not self.variants:
             raise ConfigError("--tell-predicted needs --variants (it tells the sampler their predictions)")
         if self.warm_start_mode not in WARM_MODES:

@@ -35,6 +35,7 @@ Retraining (``retrain_every``)
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -427,7 +428,8 @@ def _make_sampler(config: SearchConfig, space, seed: int, scorer_fn=None):
         return tpe
     return CostModelSampler(tpe, scorer_fn, k=config.k, search_space=space.distributions(),
                             neighbours=config.neighbours, crossovers=config.crossovers, seed=seed,
-                            mutate=space.repeat_move if config.neighbour_moves == "repeat" else None)
+                            mutate=None if config.neighbour_moves == "redraw" else
+                            functools.partial(space.local_move, kinds=config.neighbour_moves))
 
 
 def _recover(study, storage) -> int:

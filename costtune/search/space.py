@@ -28,11 +28,12 @@ trial), so that a sampler can draw whole candidates at once and
     ``swap`` exchanges leaf ``pos`` with the next leaf of the same container.
     With every op ``none`` the candidate is exactly ``default<O3>``, so O3
     itself is a point of the space (the study enqueues it first).
-    :meth:`O3EditSpace.repeat_move` is a local move of this space: one of a
+    :meth:`O3EditSpace.local_move` makes local moves of this space: one of a
     candidate's inserted or replacing passes, inserted once more at another
     position (O3 itself runs instcombine, simplifycfg and early-cse several
     times; the best pipelines that searches find on cBench run
-    separate-const-offset-from-gep, sink or reg2mem twice).
+    separate-const-offset-from-gep, sink or reg2mem twice), or a new pass
+    inserted (qsort1: sink or indvars late in the pipeline).
     Rendering keeps the tree, so edits never flatten the CGSCC walk: a
     flattened O3 rendered with :func:`costtune.passes.render` runs the function
     simplification after, not interleaved with, inlining - a different,
@@ -192,16 +193,25 @@ class O3EditSpace(SearchSpace):
                 **{f"e{i}_pos": 0 for i in range(self.slots)},
                 **{f"e{i}_pass": self._pool[0] for i in range(self.slots)}}
 
-    def repeat_move(self, params: dict, rng) -> dict | None:
-        """Half the time: ``params`` with one of its inserted or replacing passes inserted again, at a
-        uniform position, in a free edit slot. Otherwise, or with no such pass or no free slot, None
-        (``CostModelSampler(mutate=...)`` then redraws one or two parameters instead)."""
-        used = [params[f"e{i}_pass"] for i in range(self.slots) if params.get(f"e{i}_op") in ("insert", "replace")]
+    def local_move(self, params: dict, rng, kinds: str = "repeat") -> dict | None:
+        """A local move from ``params`` into a free edit slot, or None (then
+        ``CostModelSampler(mutate=...)`` redraws one or two parameters uniformly instead).
+
+        ``kinds="repeat"``: half the time, one of the passes ``params`` inserts or puts in is
+        inserted once more at a uniform position; ``"edits"``: a third of the time that, a third
+        a uniform pass inserted at a uniform position (a whole new edit, which a redraw of one or
+        two parameters seldom makes). None when there is no free slot or nothing to repeat."""
+        r = rng.random()
+        if r < (0.5 if kinds == "repeat" else 1 / 3):
+            return None
         free = [i for i in range(self.slots) if params.get(f"e{i}_op", "none") == "none"]
-        if rng.random() < 0.5 or not used or not free:
+        used = [params[f"e{i}_pass"] for i in range(self.slots) if params.get(f"e{i}_op") in ("insert", "replace")]
+        new = kinds == "edits" and r >= 2 / 3
+        if not free or not (used or new):
             return None
         i = rng.choice(free)
-        return {**params, f"e{i}_op": "insert", f"e{i}_pos": rng.randrange(self.n_leaves), f"e{i}_pass": rng.choice(used)}
+        return {**params, f"e{i}_op": "insert", f"e{i}_pos": rng.randrange(self.n_leaves),
+                f"e{i}_pass": rng.choice(self._pool if new else used)}
 
     def edits(self, params: dict) -> list[tuple[str, int, str]]:
         return [(params[f"e{i}_op"], int(params[f"e{i}_pos"]), params[f"e{i}_pass"])
