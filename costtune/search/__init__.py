@@ -14,5 +14,6 @@ from costtune.search.config import NEIGHBOUR_MOVES, OBJECTIVES, SAMPLERS, WARM_M
 from costtune.search.loop import ProgramResult, SearchResult, retrain_model, run_search, study_name
 from costtune.search.space import SPACES, FlatSpace, O3EditSpace, SearchSpace, make_space
 
-__all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES", "WARM_MODES", "NEIGHBOUR_MOVES", "SPACES", "run_search", "retrain_model", "SearchResult",
-           "ProgramResult", "study_name", "SearchSpace", "O3EditSpace", "FlatSpace", "make_space"]
+__all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES", "WARM_MODES", "NEIGHBOUR_MOVES", "SPACES", "run_search",
+           "retrain_model", "SearchResult", "ProgramResult", "study_name", "SearchSpace", "O3EditSpace", "FlatSpace",
+           "make_space"]

@@ -13,7 +13,7 @@ from costtune.config import YamlConfig
 from costtune.errors import ConfigError
 from costtune.search.scorer import PROFILE, STATIC
 
-__all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES", "WARM_MODES"]
+__all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES", "WARM_MODES", "NEIGHBOUR_MOVES"]
 
 SAMPLERS = ("proxy", "tpe", "random")
 WARM_MODES = ("enqueue", "screen")
