@@ -108,8 +108,10 @@ class CompileResult:
     def describe(self) -> str:
         if self.ok:
             return "ok"
-        last = self.stderr_tail.strip().splitlines()[-1:] or [""]
-        return f"{self.step} failed ({self.status}): {last[0][:300]}"
+        lines = self.stderr_tail.strip().splitlines()
+        # clang's first diagnostic (file:line:col: error: ...) says what is wrong; "1 error generated." does not
+        line = next((l for l in lines if "error:" in l), lines[-1] if lines else "")
+        return f"{self.step} failed ({self.status}): {line.strip()[:300]}"
 
 
 def _sha(*parts: str | bytes) -> str:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import types
+import typing
 from dataclasses import asdict, fields
 from pathlib import Path
 
 import yaml
 
 from costtune.errors import ConfigError
+
+
+def yaml_error(path, e: yaml.YAMLError) -> str:
+    """``FILE:LINE:COL: invalid YAML (what)`` for a YAML file that does not parse."""
+    mark = getattr(e, "problem_mark", None)
+    where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+    return f"{path}{where}: invalid YAML ({getattr(e, 'problem', None) or e.__class__.__name__})"
 
 
 class YamlConfig:
@@ -18,8 +28,10 @@ class YamlConfig:
         p = Path(path)
         try:
             data = yaml.safe_load(p.read_text()) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot read config {p}: {e}") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read config {p}: {e.strerror or e}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(yaml_error(p, e)) from None
         if not isinstance(data, dict):
             raise ConfigError(f"config {p} must be a mapping of field: value")
         return cls.from_dict(data, source=str(p))
@@ -30,6 +42,10 @@ class YamlConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)} for {cls.__name__}")
+        hints = typing.get_type_hints(cls)
+        for name, value in data.items():
+            if not _has_type(value, hints.get(name)):
+                raise ConfigError(f"{source}: {name} must be {_type_name(hints[name])}, not {value!r}")
         try:
             return cls(**data)
         except (TypeError, ValueError) as e:
@@ -43,3 +59,33 @@ class YamlConfig:
         data = asdict(self)
         data.update({k: v for k, v in kw.items() if v is not None})
         return type(self).from_dict(data, source="override")
+
+
+_SIMPLE = (bool, int, float, str, list, tuple, dict)
+
+
+def _has_type(value, hint) -> bool:
+    """Whether a YAML value fits a field's annotation (int for float, list for tuple, a path for str;
+    other hints pass)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_has_type(value, h) for h in typing.get_args(hint))
+    hint = typing.get_origin(hint) or hint
+    if hint is type(None):
+        return value is None
+    if hint not in _SIMPLE:
+        return True
+    if isinstance(value, bool):
+        return hint is bool
+    if hint is float:
+        return isinstance(value, (int, float))
+    if hint is str:
+        return isinstance(value, (str, os.PathLike))
+    return isinstance(value, (list, tuple) if hint in (list, tuple) else hint)
+
+
+def _type_name(hint) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(h) for h in typing.get_args(hint))
+    hint = typing.get_origin(hint) or hint
+    return {type(None): "null", bool: "true/false", int: "an integer", float: "a number", str: "a string",
+            list: "a list", tuple: "a list", dict: "a mapping"}.get(hint, getattr(hint, "__name__", str(hint)))

@@ -476,7 +476,7 @@ def _jsonl(items: Iterable[dict]) -> Iterable[str]:
 
 
 def _plot_paths(out: Path, program: str) -> tuple[Path, Path]:
-    base = out / PLOTS_DIR / program  # "builtin/crc32" -> plots/builtin/crc32_hist.png
+    base = out / PLOTS_DIR / program  # "builtin/checksum" -> plots/builtin/checksum_hist.png
     return base.with_name(base.name + "_hist.png"), base.with_name(base.name + "_sorted.png")
 
 

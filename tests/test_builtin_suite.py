@@ -37,6 +37,24 @@ def test_suite_loads_with_enough_programs():
         assert b.status == "ok"
 
 
+def test_a_users_program_is_found_despite_a_broken_sibling_and_errors_name_the_cause(tmp_path):
+    from costtune.errors import BenchmarkError, UnknownBenchmark
+
+    for name, spec in (("good", "args: []\n"), ("broken", "args: [1\n  x: 2\n"), ("noyaml", None)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "main.c").write_text("int main(void) { return 0; }\n")
+        if spec is not None:
+            (tmp_path / name / "bench.yaml").write_text(spec)
+    suite = DirectorySuite(tmp_path)
+    assert suite.get("good").name == "good"
+    with pytest.raises(BenchmarkError, match=r"broken/bench\.yaml:2:\d+: invalid YAML"):
+        suite.get("broken")
+    with pytest.raises(BenchmarkError, match="noyaml: no bench.yaml"):
+        suite.get("noyaml")
+    with pytest.raises(UnknownBenchmark, match="no folder"):
+        suite.get("missing")
+
+
 def test_manifest_lists_every_program_directory():
     on_disk = sorted(p.parent.name for p in ROOT.glob("*/bench.yaml"))
     assert sorted(_names()) == on_disk

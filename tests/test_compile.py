@@ -96,6 +96,8 @@ def test_frontend_failure_is_a_result(tmp_path, monkeypatch):
     (d / "bench.yaml").write_text("name: bad\n")
     res = compile_benchmark(get_benchmark(str(d)), "O3", "aarch64")
     assert res.status == "compile_error" and res.step == "frontend" and "error" in res.stderr_tail
+    # the one-line message names clang's diagnostic (file, line, what), not "1 error generated."
+    assert "bad.c:1:" in res.describe() and "error:" in res.describe()
 
 
 def test_cli_compile_writes_every_file(program, tmp_path, capsys):

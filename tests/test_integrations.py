@@ -85,3 +85,15 @@ def test_compiler_gym_reward_in_its_own_venv(tmp_path, tiny_model):
     assert out["observation_spaces"] == ["Ir"]
     assert out["initial"] == pytest.approx(expected[0], abs=1e-4)
     assert out["rewards"] == pytest.approx([expected[0] - expected[1], expected[1] - expected[2]], abs=1e-4)
+
+
+def test_the_readmes_optuna_example_runs_as_printed():
+    """The README's ten lines for someone's own study, run as printed (2 trials of a smaller program)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = readme.split("Optuna - screen proposals of any sampler with the cost model:\n\n```python\n")[1]
+    code = code.split("```")[0].replace("n_trials=30", "n_trials=2").replace("builtin/sha256", "builtin/checksum")
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    study = scope["study"]
+    assert len(study.trials) == 2 and all(t.state.name == "COMPLETE" for t in study.trials)
+    assert 0 < study.best_value < float("inf")

@@ -429,7 +429,11 @@ def test_bad_inputs_fail_with_one_line_and_leave_study_and_records_intact(tmp_pa
     run_search(cfg)
     before = len(_measured(cfg.db_url))
     common = ["search", "--repeat", "1", "--out", cfg.out, "--no-progress"]
+    (tmp_path / "broken.yaml").write_text("budget: [4\n  k: 3\n")
+    (tmp_path / "typed.yaml").write_text('budget: "lots"\n')
     cases = [
+        (["--benchmarks", PROGRAM, "--config", str(tmp_path / "broken.yaml")], 2),
+        (["--benchmarks", PROGRAM, "--config", str(tmp_path / "typed.yaml")], 2),
         (["--benchmarks", "no-such-program", "--budget", "2", "--sampler", "tpe"], 2),
         (["--benchmarks", PROGRAM, "--budget", "0"], 2),
         (["--benchmarks", PROGRAM, "--budget", "3", "--server", "127.0.0.1:1"], None),
@@ -444,6 +448,11 @@ def test_bad_inputs_fail_with_one_line_and_leave_study_and_records_intact(tmp_pa
         assert rc != 0 and (code is None or rc == code), (extra, rc, err)
         assert err.startswith("costtune: error:") and len(err.splitlines()) == 1, (extra, err)
     assert len(_measured(cfg.db_url)) == before
+    # a config's error names the file, line and column, or the field and the type it needs
+    assert "broken.yaml:2:" in _run_cli(capsys, *common, "--benchmarks", PROGRAM, "--config",
+                                        str(tmp_path / "broken.yaml"))[1]
+    assert "budget must be an integer" in _run_cli(capsys, *common, "--benchmarks", PROGRAM, "--config",
+                                                   str(tmp_path / "typed.yaml"))[1]
     study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=cfg.storage_url)
     assert all(t.state.is_finished() for t in study.trials)
 
@@ -458,6 +467,13 @@ def test_retrain_command_writes_a_loadable_model(tmp_path, tiny_model, capsys):
     assert rc == 0, capsys.readouterr().err
     m = CostModel.from_pretrained(tmp_path / "rt" / "model")
     assert all(math.isfinite(x) for x in m.score([{"f": "mov w0, wzr\nret\n"}]))
+    # --model takes retrain's OUT (the model is OUT/model) and "default", like serve
+    from costtune.model import DEFAULT_MODEL_DIR, resolve_model_dir
+
+    assert resolve_model_dir(tmp_path / "rt") == tmp_path / "rt" / "model"
+    assert resolve_model_dir("default") == Path(DEFAULT_MODEL_DIR) and resolve_model_dir(tiny_model) == Path(tiny_model)
+    assert CostModel.from_pretrained(tmp_path / "rt").score([{"f": "mov w0, wzr\nret\n"}]) == \
+        m.score([{"f": "mov w0, wzr\nret\n"}])
     rc, err = _run_cli(capsys, "retrain", "--db", str(tmp_path / "none.db"), "--model", str(tiny_model),
                        "--out", str(tmp_path / "rt2"))
     assert rc != 0 and err.startswith("costtune: error:")

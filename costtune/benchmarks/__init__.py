@@ -55,5 +55,5 @@ def get_benchmark(spec: str, **suite_kwargs) -> Benchmark:
         return load_program(path, suite=path.parent.name or "local")
     suite, sep, name = spec.rpartition("/")
     if not sep or not name:
-        raise UnknownBenchmark(f"benchmark '{spec}' must be written suite/name (e.g. builtin/crc32)")
+        raise UnknownBenchmark(f"benchmark '{spec}' must be written suite/name (e.g. builtin/checksum)")
     return get_suite(suite, **suite_kwargs).get(name)

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from costtune.benchmarks._base import Benchmark, Suite
+from costtune.config import yaml_error
 from costtune.errors import BenchmarkError, UnknownBenchmark
 
 BENCH_FILE = "bench.yaml"
@@ -40,7 +41,7 @@ def load_program(directory: Path, suite: str) -> Benchmark:
     except FileNotFoundError:
         raise BenchmarkError(f"{directory}: no {BENCH_FILE}") from None
     except yaml.YAMLError as e:
-        raise BenchmarkError(f"{spec_path}: invalid YAML ({e.__class__.__name__})") from None
+        raise BenchmarkError(yaml_error(spec_path, e)) from None
     if not isinstance(spec, dict):
         raise BenchmarkError(f"{spec_path}: expected a mapping")
     known = {"name", "description", "sources", "cflags", "ldflags", "inputs", "args",
@@ -99,6 +100,16 @@ class DirectorySuite(Suite):
             data = yaml.safe_load(manifest.read_text()) or {}
             return [self.root / p for p in data.get("programs", [])]
         return sorted(p.parent for p in self.root.glob(f"*/{BENCH_FILE}"))
+
+    def get(self, name: str) -> Benchmark:
+        """The program in ``ROOT/name`` if that folder exists (its own errors, not a sibling's), else by name."""
+        d = self.root / name
+        if d.is_dir() and d != self.root:
+            return load_program(d, self.name)
+        try:
+            return super().get(name)
+        except BenchmarkError:  # another program's bench.yaml is broken: this name is no folder here either
+            raise UnknownBenchmark(f"unknown benchmark '{self.name}/{name}' (no folder {d})") from None
 
     def list(self) -> list[Benchmark]:
         if self._cache is None:

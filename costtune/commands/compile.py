@@ -11,7 +11,7 @@ from costtune.errors import CompileError
 
 def register(sub):
     p = sub.add_parser("compile", help="compile a benchmark with a pass pipeline")
-    p.add_argument("bench", metavar="BENCH", help="suite/name, e.g. builtin/crc32")
+    p.add_argument("bench", metavar="BENCH", help="suite/name, e.g. builtin/checksum")
     p.add_argument("--passes", default="O3", help="O0..O3|Os|Oz, catalog names a,b,c, or a new-PM pipeline")
     p.add_argument("--target", default="aarch64", choices=sorted(toolchain.TARGETS))
     p.add_argument("--out", type=Path, help="copy IR, asm, object, binary and artifact.json here")

@@ -20,13 +20,14 @@ def register(sub):
 
 def run(args) -> int:
     from costtune.errors import ConfigError
+    from costtune.model import resolve_model_dir
     from costtune.model.config import CostModelConfig
     from costtune.model.data import load_from_db, load_ranking, split_programs
     from costtune.model.evaluate import evaluate, format_table
 
     if not args.data and not args.db:
         raise ConfigError("eval needs --data DIR or --db URL --benchmarks ...")
-    mcfg = CostModelConfig.load(args.model)
+    mcfg = CostModelConfig.load(resolve_model_dir(args.model))
     train = None
     if args.data:
         cands = load_ranking(args.data, mcfg.repr)

@@ -11,7 +11,7 @@ from costtune.measure import METRICS, RUNNER_NAMES, WallConfig, measure
 
 def register(sub):
     p = sub.add_parser("measure", help="compile a benchmark and measure it (insns or wall time)")
-    p.add_argument("bench", metavar="BENCH", help="suite/name, e.g. builtin/crc32")
+    p.add_argument("bench", metavar="BENCH", help="suite/name, e.g. builtin/checksum")
     p.add_argument("--passes", default="O3", help="O0..O3|Os|Oz, catalog names a,b,c, or a new-PM pipeline")
     p.add_argument("--target", default="aarch64", choices=sorted(toolchain.TARGETS))
     p.add_argument("--metric", default="insns", choices=METRICS)

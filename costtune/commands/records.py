@@ -56,7 +56,7 @@ def run_stats(args) -> int:
     width = max(len(r.benchmark) for r in rows)
     head = (f"{'benchmark':<{width}} {'metric':<6} {'total':>6} "
             + " ".join(f"{k[:13]:>13}" for k in statuses)
-            + f" {'reused':>6} {'fail%':>6} {'O0':>12} {'O3':>12} {'best':>12} {'best/O3':>8}  best")
+            + f" {'reused':>6} {'fail%':>6} {'O0':>12} {'O3':>12} {'best':>12} {'best/O3':>8}  best label")
     print(head)
     for r in rows:
         ratio = f"{r.best_vs_o3:.3f}" if r.best_vs_o3 is not None else "-"

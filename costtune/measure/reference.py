@@ -117,7 +117,8 @@ def reference_output(bench: Benchmark, target: str = "aarch64", repeat: int | No
             log.warning("ignoring unreadable reference %s", path)
     failed = path.with_suffix(".failed")
     if failed.is_file() and not refresh:  # a broken benchmark costs its timeout once
-        raise BenchmarkError(failed.read_text().strip() + " (cached; refresh to retry)")
+        # the key covers sources, inputs, args and toolchain: a changed program is built anew anyway
+        raise BenchmarkError(f"{failed.read_text().strip()} (the same program failed before; delete {failed} to retry)")
     try:
         ref, run = _build_reference(bench, target, r, tc, key)
     except BenchmarkError as e:

@@ -10,7 +10,7 @@ scoring functions, not on import of this package.
 """
 
 from costtune.model.config import CostModelConfig, PretrainConfig, TrainConfig
-from costtune.model.costmodel import CostModel, default_model_dir
+from costtune.model.costmodel import CostModel, default_model_dir, resolve_model_dir
 
 DEFAULT_MODEL_DIR = default_model_dir()
 
@@ -27,5 +27,5 @@ def train(*args, **kwargs):
     return _t(*args, **kwargs)
 
 
-__all__ = ["CostModel", "DEFAULT_MODEL_DIR", "PretrainConfig", "TrainConfig", "CostModelConfig",
+__all__ = ["CostModel", "DEFAULT_MODEL_DIR", "PretrainConfig", "TrainConfig", "CostModelConfig", "resolve_model_dir",
            "pretrain", "train"]

@@ -24,7 +24,7 @@ from pathlib import Path
 from costtune.errors import ModelLoadError
 from costtune.logging import get_logger
 from costtune.model.base import BaseSpec, load_causal_lm, load_tokenizer, pick_device, resolve_base
-from costtune.model.config import CostModelConfig
+from costtune.model.config import CONFIG_NAME, CostModelConfig
 from costtune.model.data import text_hash
 
 log = get_logger(__name__)
@@ -141,7 +141,7 @@ class CostModel:
     def from_pretrained(cls, directory, device: str = "cpu", threads: int | None = None) -> "CostModel":
         import torch
 
-        d = Path(directory)
+        d = resolve_model_dir(directory)
         if not d.is_dir():
             raise ModelLoadError(f"model directory {d} does not exist")
         cfg = CostModelConfig.load(d)
@@ -300,6 +300,17 @@ class CostModel:
 
     def __repr__(self) -> str:
         return f"CostModel({self.directory!r}, head={self.config.head}, repr={self.config.repr})"
+
+
+def resolve_model_dir(model) -> Path:
+    """Where a ``--model`` value points: ``default`` (or "") is the shipped model; the OUT folder of
+    ``costtune retrain``, which holds its model in OUT/model, is that model; anything else is itself."""
+    if str(model) in ("", "default"):
+        return Path(default_model_dir())
+    d = Path(model)
+    if not (d / CONFIG_NAME).is_file() and (d / "model" / CONFIG_NAME).is_file():
+        return d / "model"
+    return d
 
 
 def default_model_dir() -> str:

@@ -352,13 +352,13 @@ def retrain_model(db: str, model_dir: str, out, benchmarks: list[str] | None = N
     in as the held-out split the trainer insists on (retraining has no test set).
     """
     from costtune.errors import DatasetError, ModelLoadError
-    from costtune.model import TrainConfig
+    from costtune.model import TrainConfig, resolve_model_dir
     from costtune.model.train import train  # the package attribute `train` is shadowed once the submodule is imported
     from costtune.model.config import CostModelConfig
     from costtune.model.data import load_from_db
     from costtune.records import RecordStore
 
-    md = Path(model_dir)
+    md = resolve_model_dir(model_dir)
     mcfg = CostModelConfig.load(md)
     if mcfg.base_kind == "dir-in-model":
         base = md / "base"
@@ -465,7 +465,9 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
     from costtune.toolchain import find, get_target
 
     t0 = time.perf_counter()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: a trial that raises (Ctrl-C, a CostTuneError) is re-raised to the caller, which reports it in one
+    # line; Optuna's own warning would print its traceback first
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     tc = find(config.llvm)
     get_target(config.target)
     benches = _resolve(config)
@@ -609,8 +611,9 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
             spent = ev.spent()  # other workers may have spent some too
             if bar is not None:
                 bar.n = min(spent, config.budget)
-                bar.set_postfix(best=f"{study.best_value:.4f}" if config.objective == "ratio" else f"{study.best_value:.0f}",
-                                refresh=False)
+                # as the final table prints it: O3/best (speed-up), or the best raw count
+                bar.set_postfix_str(f"O3/best {1 / study.best_value:.4f}x" if config.objective == "ratio"
+                                    else f"best {study.best_value:.0f}", refresh=False)
                 bar.refresh()
             if on_progress:
                 on_progress(bench.id, spent, config.budget)

@@ -39,11 +39,11 @@ _PROMPT = re.compile(r"^\s*instruction:[ \t]*(?P<instruction>.*?)\ncode1:[ \t]?(
 
 
 def resolve_model_dir(model: str) -> Path:
-    """``default`` -> the shipped model; otherwise the directory itself (checked)."""
-    from costtune.model import default_model_dir
+    """:func:`costtune.model.resolve_model_dir`, checked before the server starts."""
+    from costtune.model import resolve_model_dir as resolve
     from costtune.model.config import CostModelConfig
 
-    d = Path(default_model_dir() if model in ("", "default") else model)
+    d = resolve(model)
     CostModelConfig.load(d)  # a missing or foreign directory fails here, before the server starts
     return d
 

@@ -3,7 +3,7 @@
     from costtune.serve import Client
     with Client("127.0.0.1:50051") as c:
         costs = c.score(texts=[asm1, asm2])
-        order = c.rank(benchmark="builtin/crc32", pipelines=["O3", "O2"])
+        order = c.rank(benchmark="builtin/checksum", pipelines=["O3", "O2"])
 
 Status codes come back as costtune exceptions (see costtune/serve/errors.py).
 """
