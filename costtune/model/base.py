@@ -111,7 +111,8 @@ def load_causal_lm(spec: BaseSpec, *, device: str = "cpu", dtype=None):
             model = AutoModelForCausalLM.from_pretrained(spec.path, dtype=dtype)
     except Exception as e:  # noqa: BLE001
         msg = str(e).splitlines()[0] if str(e) else ""
-        raise ModelLoadError(f"cannot load base model {spec.name or spec.path}: {type(e).__name__}: {msg}") from None
+        where = spec.path if spec.name in ("", spec.path) else f"{spec.name} ({spec.path})"
+        raise ModelLoadError(f"cannot load base model {where}: {type(e).__name__}: {msg}") from None
     return model.to(device)
 
 
