@@ -712,3 +712,17 @@ def test_no_gain_prediction_spares_a_measurement_only_when_it_cannot_win(tmp_pat
     assert t.best == o3 and guess(arts["O3"]) == o3  # known variants, no gain: predicted, not measured
     t.best = o3 + 1  # now the prediction would beat the best: it is measured instead
     assert guess(arts["O3"]) is None
+
+
+def test_every_shipped_tuner_config_loads_and_validates():
+    from costtune.model import PretrainConfig, TrainConfig
+
+    root = Path(__file__).resolve().parent.parent / "tuner_configs"
+    kinds = {"search_": SearchConfig, "model_tiny": PretrainConfig, "model_": TrainConfig}
+    loaded = []
+    for path in sorted(root.glob("*.yaml")):
+        cls = next(c for prefix, c in kinds.items() if path.name.startswith(prefix))
+        loaded.append(cls.load(path))  # unknown fields, wrong types and failed checks raise ConfigError
+    assert len(loaded) == len(list(root.glob("*.yaml"))) >= 7
+    cb = SearchConfig.load(root / "search_cbench.yaml")
+    assert (cb.suite, cb.model, cb.neighbours, cb.crossovers, cb.warm_start_mode) == ("cbench", "profile", 4, 4, "screen")
