@@ -390,6 +390,37 @@ def test_a_killed_search_resumes_and_redoes_the_running_trial(tmp_path):
     assert len(rows) <= cfg.budget + 1  # at most the killed trial's measurement is extra
 
 
+def test_ctrl_c_stops_a_search_with_one_line_and_the_rerun_resumes(tmp_path):
+    """SIGINT inside a trial: 'costtune: interrupted', exit 130, no traceback (Optuna's included)."""
+    import signal
+    import subprocess
+    import sys
+
+    from optuna.trial import TrialState
+
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "costtune", "search", "--benchmarks", PROGRAM, "--sampler", "tpe", "--budget", "6",
+            "--repeat", "40", "--out", str(out), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    cfg = _config(tmp_path, sampler="tpe", budget=6, slots=8, startup_trials=10, max_trials_factor=10.0, repeat=40)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:  # wait for a trial to be running
+        try:
+            study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=cfg.storage_url)
+            if [t for t in study.trials if t.state == TrialState.RUNNING and "worker_pid" in t.user_attrs]:
+                break
+        except (KeyError, sqlalchemy.exc.OperationalError):
+            pass
+        time.sleep(0.05)
+    assert proc.poll() is None, "the search finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "costtune: interrupted", err
+    assert run_search(cfg).programs[0].measurements >= 6
+
+
 def test_two_workers_share_one_study_on_postgresql(tmp_path, postgres_url):
     from conftest import create_database
     from optuna.trial import TrialState
