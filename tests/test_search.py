@@ -402,7 +402,9 @@ def test_ctrl_c_stops_a_search_with_one_line_and_the_rerun_resumes(tmp_path):
     argv = [sys.executable, "-m", "costtune", "search", "--benchmarks", PROGRAM, "--sampler", "tpe", "--budget", "6",
             "--repeat", "40", "--out", str(out), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # a shell's background job ignores SIGINT, and so would Python started from it: a terminal's default
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     cfg = _config(tmp_path, sampler="tpe", budget=6, slots=8, startup_trials=10, max_trials_factor=10.0, repeat=40)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:  # wait for a trial to be running
