@@ -472,18 +472,20 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
     get_target(config.target)
     benches = _resolve(config)
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    storage = load_storage(config.storage_url, config.heartbeat)
-    store = RecordStore(config.db_url)
     scorer = None
     runner = None
     retrainer = None
+    store = None
     results: list[ProgramResult] = []
     try:
+        # the model first: one that fails to load leaves no OUT with empty databases behind
         if config.uses_model:
             scorer = make_scorer(config.model or None, config.server or None, config.threads)
-            if config.retrain_every:
-                retrainer = Retrainer(config, scorer, [b.id for b in benches], out)
+        out.mkdir(parents=True, exist_ok=True)
+        storage = load_storage(config.storage_url, config.heartbeat)
+        store = RecordStore(config.db_url)
+        if scorer is not None and config.retrain_every:
+            retrainer = Retrainer(config, scorer, [b.id for b in benches], out)
         catalog = load_catalog(tc.llvm)
         space = make_space(config.space, catalog, tc.opt, slots=config.slots, length=config.length)
         runner_name = config.runner or default_runner_name(config.target, config.metric)
@@ -498,7 +500,8 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
             scorer.close()
         if runner is not None:
             runner.close()
-        store.close()
+        if store is not None:
+            store.close()
     result = SearchResult(results, str(out), config.storage_url, config.db_url, config.sampler, config.space,
                           scorer.describe() if scorer else "", retrainer.rounds if retrainer else 0,
                           time.perf_counter() - t0)
