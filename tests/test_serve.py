@@ -294,3 +294,18 @@ def test_cli_serve_subprocess_health_score_and_sigterm(models, capsys):
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_cli_serve_corrupt_weights_is_one_error_line(models, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(models["rank"], broken)
+    weights = max(broken.rglob("*.safetensors"), key=lambda p: p.stat().st_size)
+    weights.write_bytes(weights.read_bytes()[:1000])  # a copy cut short
+    proc = subprocess.run([sys.executable, "-m", "costtune", "serve", "--model", str(broken), "--port", "0",
+                           "--threads", "1"], capture_output=True, text=True, timeout=180)
+    err = proc.stderr.strip()
+    # listening (health NOT_SERVING) while loading, then the load error once, on stderr, and exit 1
+    assert proc.returncode == 1 and "listening on" in proc.stdout, (proc.stdout, err)
+    assert err.count("\n") == 0 and err.startswith("costtune: error:") and str(broken) in err, err

@@ -443,8 +443,13 @@ class RunningServer:
         self.server.wait_for_termination()
 
 
-def start(load_model: Callable[[], object], config: ServerConfig | None = None) -> RunningServer:
-    """Start serving on ``config.host:config.port``; the model loads in a background thread."""
+def start(load_model: Callable[[], object], config: ServerConfig | None = None,
+          log_load_error: bool = True) -> RunningServer:
+    """Start serving on ``config.host:config.port``; the model loads in a background thread.
+
+    A model that fails to load leaves health NOT_SERVING and ``load_error`` set, and is logged
+    unless ``log_load_error`` is False (a caller that reports it itself).
+    """
     config = config or ServerConfig()
     options = [("grpc.max_receive_message_length", config.max_request_bytes),
                ("grpc.max_send_message_length", 64 << 20),
@@ -471,7 +476,8 @@ def start(load_model: Callable[[], object], config: ServerConfig | None = None) 
         try:
             service.set_model(load_model())
         except Exception as e:  # noqa: BLE001 - health stays NOT_SERVING; serve() re-raises
-            log.error("model failed to load: %s", e)
+            if log_load_error:
+                log.error("model failed to load: %s", e)
             running.load_error = e
             running.loaded.set()
             return
@@ -499,7 +505,8 @@ def serve(model: str, config: ServerConfig, on_event: Callable[..., None] | None
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        running = start(lambda: ServedModel.load(directory, device=config.device, threads=config.threads), config)
+        running = start(lambda: ServedModel.load(directory, device=config.device, threads=config.threads), config,
+                        log_load_error=False)  # raised below: the CLI prints it as its one error line
         log.info("costtune serving %s on %s:%d", directory, config.host, running.port)
         on_event("listening", host=config.host, port=running.port)
         while not running.loaded.wait(0.2):
