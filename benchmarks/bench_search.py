@@ -71,6 +71,9 @@ METHODS = {  # name -> SearchConfig overrides
     # + 4 crossovers of two of the 8 best trials in every screen (--crossovers 4)
     "proxy-profile-told-nbr-cx-screened-warm": dict(sampler="proxy", model="profile", warm_start_mode="screen",
                                                     tell_predicted=True, neighbours=4, crossovers=4),
+    # the same with no warm start: what the method does on its own, without other programs' searches
+    "proxy-profile-told-nbr-cx-screened": dict(sampler="proxy", model="profile", tell_predicted=True, neighbours=4,
+                                               crossovers=4),
     # + half of the neighbours repeat one of the best pipeline's added passes elsewhere (--neighbour-moves repeat)
     "proxy-profile-told-nbr-rep-cx-screened-warm": dict(sampler="proxy", model="profile", warm_start_mode="screen",
                                                         tell_predicted=True, neighbours=4, crossovers=4,
