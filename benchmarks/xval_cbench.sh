@@ -5,6 +5,12 @@
 #   benchmarks/xval_cbench.sh prepare RUN_DIR EXTRA_DS OUT   # CPU: records -> datasets per fold
 #   benchmarks/xval_cbench.sh train OUT                      # GPU or CPU: a model per fold + eval
 #   benchmarks/xval_cbench.sh search RUN_DIR OUT [--jobs 2]  # CPU: proxy search with the fold's model
+#   benchmarks/xval_cbench.sh prepare-within RUN_DIR OUT     # CPU: early -> late split inside each search
+#   benchmarks/xval_cbench.sh train-within OUT               # GPU or CPU: a model on the early halves + eval
+#
+# The within-program split asks what --retrain-every can learn: each program's candidates
+# measured in the first half of its search (by start time) train, those of the second half
+# test - every program is in both, as it is for a search that retrains on its own pairs.
 #
 # XVAL_METHODS (default "random tpe proxy") picks whose records are used.
 # RUN_DIR is the --out of `benchmarks/bench_search.py --suite cbench` (its random, tpe and
@@ -77,6 +83,48 @@ search)
             --methods tpe proxy --model "$OUT/model_$fold" --out "$OUT/search_$fold" "$@"
     done
     ;;
+prepare-within)
+    RUN=${1:?RUN_DIR}; OUT=${2:?OUT}
+    mkdir -p "$OUT"
+    rm -f "$OUT/early.db" "$OUT/late.db" "$OUT"/all.jsonl
+    for p in $FOLD_A $FOLD_B; do
+        for m in ${XVAL_METHODS:-tpe}; do
+            src="$RUN/$m/$p/records.db"
+            [ -f "$src" ] || continue
+            $COSTTUNE records export --db "$src" --format jsonl --out "$OUT/tmp.jsonl"
+            cat "$OUT/tmp.jsonl" >> "$OUT/all.jsonl"
+        done
+    done
+    $PY - "$OUT" <<'PYEOF'
+import json, sys, pathlib
+out = pathlib.Path(sys.argv[1])
+rows = [json.loads(line) for line in open(out / "all.jsonl")]
+by = {}
+for r in sorted(rows, key=lambda r: r["started_at"]):
+    by.setdefault(r["benchmark"], []).append(r)
+with open(out / "early.jsonl", "w") as e, open(out / "late.jsonl", "w") as l:
+    for prog, rs in by.items():
+        half = len(rs) // 2
+        e.writelines(json.dumps(r) + "\n" for r in rs[:half])
+        l.writelines(json.dumps(r) + "\n" for r in rs[half:])
+        print(f"{prog}: {half} early, {len(rs) - half} late records")
+PYEOF
+    $COSTTUNE records import --db "$OUT/early.db" --format jsonl "$OUT/early.jsonl"
+    $COSTTUNE records import --db "$OUT/late.db" --format jsonl "$OUT/late.jsonl"
+    rm -rf "$OUT/ds_within" "$OUT/heldout_within" "$OUT/tmp.jsonl" "$OUT/none"
+    $COSTTUNE dataset --db "$OUT/early.db" --out "$OUT/ds_within" --split 1,0,0 --eps 0.02 --no-plots --jobs 2
+    $COSTTUNE dataset --db "$OUT/late.db" --out "$OUT/heldout_within" --split 0,0,1 --eps 0.02 --no-plots --jobs 2
+    mkdir -p "$OUT/none" && : > "$OUT/none/ranking.jsonl"
+    $PY benchmarks/xval_merge.py "$OUT/ds_within" "$OUT/heldout_within" "$OUT/none"
+    ;;
+train-within)
+    OUT=${1:?OUT}; shift
+    rm -rf "$OUT/model_within"
+    $COSTTUNE train --data "$OUT/ds_within" --base "$DEFAULT_MODEL/base" --tokenizer "$DEFAULT_MODEL/tokenizer" \
+        --out "$OUT/model_within" --config tuner_configs/model_default.yaml --seed 0 "$@"
+    $COSTTUNE eval --model "$OUT/model_within" --data "$OUT/ds_within" --eps 0.02 --json "$OUT/eval_model_within.json"
+    $COSTTUNE eval --model "$DEFAULT_MODEL" --data "$OUT/ds_within" --eps 0.02 --json "$OUT/eval_default_within.json"
+    ;;
 *)
-    echo "usage: $0 prepare|train|search ..." >&2; exit 2 ;;
+    echo "usage: $0 prepare|train|search|prepare-within|train-within ..." >&2; exit 2 ;;
 esac

@@ -535,7 +535,11 @@ def build_dataset(config: DatasetConfig | None = None, *, progress: bool = False
         bar.close()
 
     if not cands_by_prog:
-        reasons = "; ".join(f"{p}: {s.skipped}" for p, s in summaries.items())
+        by_reason: dict[str, list[str]] = {}
+        for p, s in summaries.items():
+            by_reason.setdefault(str(s.skipped), []).append(p)
+        reasons = "; ".join(f"{ps[0]}: {r}" if len(ps) == 1 else f"{len(ps)} programs ({ps[0]}, ...): {r}"
+                            for r, ps in by_reason.items())
         raise DatasetError(f"no program has two usable candidates ({reasons})")
 
     splits = assign_splits(list(cands_by_prog), cfg.split, cfg.seed, cfg.split_explicit)

@@ -265,6 +265,23 @@ def test_program_with_one_valid_record_is_skipped(records_db, tmp_path):
         ds.build_dataset(db=lone, out=tmp_path / "out2")
 
 
+def test_one_reason_shared_by_every_program_is_said_once(records_db, tmp_path, monkeypatch):
+    monkeypatch.delenv("COSTTUNE_CBENCH_ROOT", raising=False)
+    with RecordStore(records_db, create=False) as s:
+        rows = list(s.records())
+    db = str(tmp_path / "cbench.db")
+    with RecordStore(db) as d:  # the same records, named as cBench programs: nothing resolves them here
+        for r in rows:
+            r2 = Record.from_dict({**r.to_dict(), "suite": "cbench",
+                                   "benchmark": r.benchmark.replace("builtin/", "cbench/")})
+            r2.id, r2.reused_from = None, None
+            d.add(r2)
+    with pytest.raises(DatasetError) as ei:
+        ds.build_dataset(db=db, out=tmp_path / "out")
+    msg = str(ei.value)
+    assert msg.count("--cbench-root") == 1 and f"{len(IDS)} programs" in msg, msg
+
+
 def test_bad_databases_and_names(records_db, tmp_path):
     empty = tmp_path / "empty.db"
     RecordStore(empty).close()
