@@ -114,8 +114,18 @@ PYEOF
     rm -rf "$OUT/ds_within" "$OUT/heldout_within" "$OUT/tmp.jsonl" "$OUT/none"
     $COSTTUNE dataset --db "$OUT/early.db" --out "$OUT/ds_within" --split 1,0,0 --eps 0.02 --no-plots --jobs 2
     $COSTTUNE dataset --db "$OUT/late.db" --out "$OUT/heldout_within" --split 0,0,1 --eps 0.02 --no-plots --jobs 2
-    mkdir -p "$OUT/none" && : > "$OUT/none/ranking.jsonl"
-    $PY benchmarks/xval_merge.py "$OUT/ds_within" "$OUT/heldout_within" "$OUT/none"
+    # the late rows join as test rows of PROGRAM@late: the trainer and eval split by program name
+    $PY - "$OUT" <<'PYEOF'
+import json, sys, pathlib
+out = pathlib.Path(sys.argv[1])
+late = [dict(json.loads(line), split="test") for line in open(out / "heldout_within" / "ranking.jsonl")]
+for r in late:
+    r["program"] += "@late"
+with open(out / "ds_within" / "ranking.jsonl", "a") as f:
+    f.writelines(json.dumps(r) + "\n" for r in late)
+(out / "ds_within" / "splits.json").unlink(missing_ok=True)
+print(f"{out / 'ds_within' / 'ranking.jsonl'}: + {len(late)} late rows (test)")
+PYEOF
     ;;
 train-within)
     OUT=${1:?OUT}; shift
