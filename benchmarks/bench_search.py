@@ -20,7 +20,9 @@ one-third test against every TPE seed (TPE's final result at one seed is partly 
 The test is read three ways: per program (``<=1/3 of TPE``), summed over the programs
 (``sum to reach``), and on the geometric mean (``geomean to tpe``: after how many
 measurements per program the method's geomean of best-so-far speedups reaches TPE's
-final geomean, beside the measurements TPE itself needed).
+final geomean, beside the measurements TPE itself needed). ``--references EARLIER/bench_search.json``
+takes the TPE runs from an earlier run instead of repeating them (exact counts, seeded: TPE
+repeats its history measurement by measurement).
 Prints a table and writes OUT/bench_search.json.
 """
 
@@ -117,6 +119,17 @@ def final(results: dict, ref: str, bench: str) -> float | None:
     """Best value the reference method ``ref`` measured on ``bench`` (None if it did not run)."""
     p = results.get(ref, {}).get("programs", {}).get(bench)
     return min(v for v in p["history"] if v is not None) if p else None
+
+
+def load_references(path: Path, benchmarks: list, exclude: dict) -> dict:
+    """The TPE runs of an earlier bench_search.json, restricted to ``benchmarks``, that are not in ``exclude``."""
+    try:
+        ran = json.loads(path.read_text())["methods"]
+    except (OSError, ValueError, KeyError) as e:
+        raise SystemExit(f"bench_search: error: --references {path}: not a bench_search.json ({e})")
+    return {name: {"seconds": ran[name]["seconds"],
+                   "programs": {b: p for b, p in ran[name]["programs"].items() if _order(b, benchmarks) < len(benchmarks)}}
+            for name in TPE_SEEDS if name in ran and name not in exclude}
 
 
 def third_test(r: dict, results: dict, ref: str) -> tuple[int, int]:
@@ -261,6 +274,9 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="(method, program) searches run at once")
     ap.add_argument("--warm-runs", type=Path, help="an earlier OUT: the *-warm methods start from the best "
                     "pipelines its studies found for programs of other families")
+    ap.add_argument("--references", type=Path, help="an earlier bench_search.json: its unguided TPE runs "
+                    "(tpe, tpe-s1, tpe-s2) on these programs are the references of the tests, where not run here "
+                    "(instruction counts are exact and seeded TPE repeats its history measurement by measurement)")
     ap.add_argument("--out", default="bench_search_out")
     ap.add_argument("--fresh", action="store_true", help="delete OUT first (otherwise studies resume)")
     ap.add_argument("--report", action="store_true", help="run nothing: the table of the searches in OUT that "
@@ -306,6 +322,8 @@ def main(argv=None) -> int:
     for r in results.values():  # the order of --benchmarks
         r["programs"] = {k: r["programs"][k] for k in sorted(r["programs"], key=lambda k: _order(k, args.benchmarks))}
     wall = round(time.perf_counter() - t0, 1)
+    if args.references:
+        results = {**load_references(args.references, args.benchmarks, exclude=results), **results}
     for r in results.values():
         for b, p in r["programs"].items():
             p["to_reach_tpe"] = reach(p["history"], final(results, "tpe", b))

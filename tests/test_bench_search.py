@@ -28,3 +28,17 @@ def test_one_third_sum_and_geomean_readings_of_reaching_tpe():
     assert bench.geomean_reach(faster, {"tpe": tpe, "faster": faster}, "tpe") == (2, 7)
     assert bench.geomean_reach(faster, {"faster": faster}, "tpe") == (None, None)  # no reference run
     assert bench.geomean([1.25, 0.8]) == pytest.approx(1.0)
+
+
+def test_references_are_the_tpe_runs_of_an_earlier_json_on_the_requested_programs(tmp_path):
+    earlier = {"methods": {"tpe": {"seconds": 5.0, "programs": {"cbench/a": {"history": [1.0, 0.9]},
+                                                                "cbench/z": {"history": [1.0]}}},
+                           "tpe-s1": {"seconds": 6.0, "programs": {"cbench/a": {"history": [1.0, 0.8]}}},
+                           "proxy": {"seconds": 7.0, "programs": {"cbench/a": {"history": [1.0, 0.7]}}}}}
+    path = tmp_path / "bench_search.json"
+    path.write_text(bench.json.dumps(earlier))
+    refs = bench.load_references(path, ["a", "b"], exclude={"tpe-s1": {}})
+    assert refs == {"tpe": {"seconds": 5.0, "programs": {"cbench/a": {"history": [1.0, 0.9]}}}}
+    path.write_text("{}")
+    with pytest.raises(SystemExit, match="not a bench_search.json"):
+        bench.load_references(path, ["a"], exclude={})
