@@ -12,8 +12,10 @@ shifts every candidate's cost equally, and the loss sees only cost differences, 
 gradient is zero in exact arithmetic - what it gets is rounding noise, which Adam
 scales up to full-size steps of random sign. The bias therefore differs between any two
 summation orders; scores are compared with it taken out (it offsets all scores alike).
-The other weights agree to ~1e-5 (a few elements get a few 1e-6 of the same Adam
-amplification in the first steps, hence atol 3e-5).
+The other weights agree to ~1e-5, but a few elements get the same Adam amplification of
+rounding in the first steps: up to 3.1e-5 with the packages a fresh install resolved in
+2026-12 (deterministically; 3e-5 had held before). Hence atol 1e-4: still 50x below one Adam
+step (lr 5e-3), which is what a wrong or missing all-reduce moves weights by.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def test_two_gloo_processes_equal_one_process(head, dataset, tiny_base, tmp_path
     for k in wa:
         if k != "head.bias":
             diff = float((wb[k] - wa[k]).abs().max())
-            assert diff < 3e-5, f"{k} differs by {diff:.2e}"
+            assert diff < 1e-4, f"{k} differs by {diff:.2e}"
     cfg_two = json.loads((tmp_path / "two" / "costtune_model.json").read_text())
     assert cfg_two["metrics"]["devices"] == 2 and sorted(p.name for p in (tmp_path / "two").iterdir()) == \
         sorted(p.name for p in (tmp_path / "one").iterdir())
