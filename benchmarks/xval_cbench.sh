@@ -6,7 +6,8 @@
 #   benchmarks/xval_cbench.sh train OUT                      # GPU or CPU: a model per fold + eval
 #   benchmarks/xval_cbench.sh search RUN_DIR OUT [--jobs 2]  # CPU: proxy search with the fold's model
 #   benchmarks/xval_cbench.sh prepare-within RUN_DIR OUT     # CPU: early -> late split inside each search
-#   benchmarks/xval_cbench.sh train-within OUT               # GPU or CPU: a model on the early halves + eval
+#   benchmarks/xval_cbench.sh train-within OUT [TRAIN ARGS]  # GPU or CPU: a model on the early halves + eval
+#                                                            #   (BASE=smollm2 EVAL_DEVICE=cuda: SmolLM2-135M on a GPU)
 #
 # The within-program split asks what --retrain-every can learn: each program's candidates
 # measured in the first half of its search (by start time) train, those of the second half
@@ -129,11 +130,20 @@ PYEOF
     ;;
 train-within)
     OUT=${1:?OUT}; shift
-    rm -rf "$OUT/model_within"
-    $COSTTUNE train --data "$OUT/ds_within" --base "$DEFAULT_MODEL/base" --tokenizer "$DEFAULT_MODEL/tokenizer" \
-        --out "$OUT/model_within" --config tuner_configs/model_default.yaml --seed 0 "$@"
-    $COSTTUNE eval --model "$OUT/model_within" --data "$OUT/ds_within" --eps 0.02 --json "$OUT/eval_model_within.json"
-    $COSTTUNE eval --model "$DEFAULT_MODEL" --data "$OUT/ds_within" --eps 0.02 --json "$OUT/eval_default_within.json"
+    # BASE=smollm2 (or a .gguf / HF dir): LoRA on that base with tuner_configs/model_smollm2_gpu.yaml instead
+    # of the default model's base; EVAL_DEVICE=cuda evaluates on the GPU
+    if [ -n "${BASE:-}" ]; then
+        base=(--base "$BASE" --config tuner_configs/model_smollm2_gpu.yaml); name=$(basename "$BASE" .gguf)
+    else
+        base=(--base "$DEFAULT_MODEL/base" --tokenizer "$DEFAULT_MODEL/tokenizer" --config tuner_configs/model_default.yaml)
+        name=model
+    fi
+    rm -rf "$OUT/${name}_within"
+    $COSTTUNE train --data "$OUT/ds_within" "${base[@]}" --out "$OUT/${name}_within" --seed 0 "$@"
+    $COSTTUNE eval --model "$OUT/${name}_within" --data "$OUT/ds_within" --eps 0.02 --device "${EVAL_DEVICE:-cpu}" \
+        --json "$OUT/eval_${name}_within.json"
+    $COSTTUNE eval --model "$DEFAULT_MODEL" --data "$OUT/ds_within" --eps 0.02 --device "${EVAL_DEVICE:-cpu}" \
+        --json "$OUT/eval_default_within.json"
     ;;
 *)
     echo "usage: $0 prepare|train|search|prepare-within|train-within ..." >&2; exit 2 ;;
