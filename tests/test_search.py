@@ -516,21 +516,36 @@ def test_retrain_command_writes_a_loadable_model(tmp_path, tiny_model, capsys):
     assert rc != 0 and err.startswith("costtune: error:")
 
 
-def test_retrain_every_retrains_on_the_pairs_so_far_and_swaps_the_model_in(tmp_path, tiny_model, caplog):
+@pytest.mark.parametrize("where", ["process", "server"])
+def test_retrain_every_retrains_on_the_pairs_so_far_and_swaps_the_model_in(where, tmp_path, tiny_model, caplog):
     from costtune.model import CostModel
 
     caplog.set_level("INFO", logger="costtune")
-    cfg = _config(tmp_path, model=str(tiny_model), space="flat", length=12, budget=4, retrain_every=3,
-                  retrain_epochs=1.0, benchmarks=["bitcount", "checksum"])
-    res = run_search(cfg)
-    assert all(p.measurements == cfg.budget for p in res.programs)  # the search did not stop for it
+    kw = dict(space="flat", length=12, budget=4, retrain_every=3, retrain_epochs=1.0, benchmarks=["bitcount", "checksum"])
+    if where == "process":
+        res = run_search(_config(tmp_path, model=str(tiny_model), **kw))
+    else:  # a loopback server that accepts LoadModel: the retrained model is loaded there
+        from costtune.serve import Client
+        from costtune.serve.adapter import ServedModel
+        from costtune.serve.server import ServerConfig, start
+
+        running = start(lambda: ServedModel.load(tiny_model, threads=1), ServerConfig(port=0, allow_load=True))
+        try:
+            assert running.loaded.wait(120) and running.load_error is None
+            res = run_search(_config(tmp_path, server=f"127.0.0.1:{running.port}", **kw))
+            with Client(f"127.0.0.1:{running.port}", retries=0) as c:
+                served = c.model_info().path
+        finally:
+            running.stop(1)
+        assert "retrain-" in served and Path(served).is_relative_to((tmp_path / "out").resolve())
+    assert all(p.measurements == kw["budget"] for p in res.programs)  # the search did not stop for it
     assert res.retrains >= 1
     failed = [r.getMessage() for r in caplog.records if "retraining round" in r.getMessage()]
     assert not failed, failed
     swapped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("scorer now uses")]
     assert swapped and all("retrain-" in m for m in swapped)
-    new = Path(swapped[0].split("scorer now uses ", 1)[1].rsplit(" (version", 1)[0])
-    assert new.resolve().is_relative_to(Path(cfg.out).resolve())
+    new = Path(swapped[0].split("scorer now uses ", 1)[1].split(" (", 1)[0])
+    assert new.resolve().is_relative_to((tmp_path / "out").resolve())
     assert all(math.isfinite(x) for x in CostModel.from_pretrained(new).score([{"f": "mov w0, wzr\nret\n"}]))
 
 

@@ -309,3 +309,36 @@ def test_cli_serve_corrupt_weights_is_one_error_line(models, tmp_path):
     # listening (health NOT_SERVING) while loading, then the load error once, on stderr, and exit 1
     assert proc.returncode == 1 and "listening on" in proc.stdout, (proc.stdout, err)
     assert err.count("\n") == 0 and err.startswith("costtune: error:") and str(broken) in err, err
+
+
+def test_load_model_swaps_the_served_model_only_when_allowed(models, tmp_path):
+    from costtune.errors import ServerError
+    from costtune.model import CostModel, TrainConfig
+    from costtune.model.train import train
+
+    root = Path(models["rank"]).parent
+    other = tmp_path / "rank2"  # the same base, trained one epoch: other scores
+    train(root / "data", root / "llama", other, TrainConfig(epochs=1.0, **TINY))
+    cands = [r["functions"] for r in models["rows"][:3]]
+    denied = _serve(models["rank"])
+    try:
+        with Client(_addr(denied), timeout=60, retries=0) as c:
+            with pytest.raises(ServerError, match="--allow-load"):
+                c.load_model(other)
+            assert c.model_info().path == str(models["rank"])
+    finally:
+        denied.stop(1)
+    running = _serve(models["rank"], allow_load=True)
+    try:
+        with Client(_addr(running), timeout=60, retries=0) as c:
+            before = c.score(functions=cands)
+            with pytest.raises(InvalidRequest, match="nope"):
+                c.load_model(tmp_path / "nope")
+            with pytest.raises(InvalidRequest, match="model directory"):
+                c.load_model("")
+            assert c.score(functions=cands) == before  # the old model goes on serving
+            assert c.load_model(other).path == str(other) == c.model_info().path
+            after = c.score(functions=cands)  # no cached cost of the old model is answered
+            assert after != before and after == pytest.approx(CostModel.from_pretrained(other).score(cands), abs=1e-6)
+    finally:
+        running.stop(1)

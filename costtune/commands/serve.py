@@ -20,6 +20,9 @@ def register(sub):
     p.add_argument("--workers", type=int, default=ServerConfig.workers, help="gRPC handler threads")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    p.add_argument("--allow-load", action="store_true",
+                   help="let clients replace the served model by a model directory on this host (LoadModel; "
+                        "what `costtune search --server ... --retrain-every N` uses)")
     p.set_defaults(func=run)
 
 
@@ -42,7 +45,8 @@ def run(args) -> int:
         cfg = ServerConfig(host=args.host, port=args.port, max_candidates=args.max_candidates,
                            max_request_bytes=int(args.max_request_mb * 2**20), max_batch=args.max_batch,
                            batch_wait_ms=args.batch_wait_ms, cache=not args.no_cache, cache_size=args.cache_size,
-                           workers=args.workers, threads=args.threads, device=args.device)
+                           workers=args.workers, threads=args.threads, device=args.device,
+                           allow_load=args.allow_load)
     except ValueError as e:
         raise ConfigError(f"serve: {e}") from None
     return serve(args.model, cfg, on_event=_print)

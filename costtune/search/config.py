@@ -83,8 +83,6 @@ class SearchConfig(YamlConfig):
             raise ConfigError(f"--retrain-every needs a cost model; --model {self.model} has nothing to retrain")
         if self.model == PROFILE and self.sampler == "proxy":
             self.variants = True  # its estimates come from the variant table's block profiles
-        if self.retrain_every and self.server:
-            raise ConfigError("--retrain-every needs an in-process --model (the server cannot reload a model)")
         if self.heartbeat < 1:
             raise ConfigError("heartbeat must be >= 1 second")
         if self.variants and (self.sampler != "proxy" or self.target != "aarch64" or self.metric != "insns"):

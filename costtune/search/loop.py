@@ -31,6 +31,9 @@ Retraining (``retrain_every``)
     from every measured record of the searched programs, retrains the model
     (LoRA, :func:`costtune.model.train`, from the model's own base, tokenizer
     and training settings) and swaps it into the scorer; the search does not wait.
+    With ``--server`` the server is told to load the retrained model (``LoadModel``;
+    ``costtune serve --allow-load``, on a host that can read OUT and whose model
+    directory this host can read - loopback, or shared storage).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import math
 import threading
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from costtune.errors import CostTuneError, ModelLoadError, ServerError
@@ -90,6 +91,17 @@ class ServerScorer(Scorer):
 
     def score(self, candidates):
         return self.client.score(functions=[dict(c) for c in candidates])
+
+    @property
+    def model_dir(self) -> str:
+        """The served model's directory on the server's host (what ``--retrain-every`` retrains from)."""
+        return self.client.model_info().path
+
+    def swap(self, model_dir: str) -> None:
+        """Make the server serve ``model_dir`` (``costtune serve --allow-load``; a path it can read)."""
+        path = str(Path(model_dir).resolve())  # the server resolves paths in its own working directory
+        self.client.load_model(path)
+        log.info("scorer now uses %s (on the server %s)", path, self.address)
 
     def close(self) -> None:
         self.client.close()

@@ -124,7 +124,7 @@ class ServedModel:
             params = 0
         return {"name": self.name, "head": cfg.head, "repr": cfg.repr, "base": str(cfg.base),
                 "version": f"{cfg.costtune_version or '?'} (format {cfg.format_version})",
-                "parameters": int(params), "device": str(self.model.device)}
+                "parameters": int(params), "device": str(self.model.device), "path": str(self.model.directory)}
 
     # -------------------------------------------------------------- scoring
     def score(self, items: list) -> list[float]:

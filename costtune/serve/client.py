@@ -82,6 +82,10 @@ class Client:
     def model_info(self) -> pb.ModelInfoResponse:
         return self._call(self.stub.ModelInfo, pb.ModelInfoRequest())
 
+    def load_model(self, path: str) -> pb.ModelInfoResponse:
+        """Make the server serve the model directory ``path`` (on its host; it needs ``--allow-load``)."""
+        return self._call(self.stub.LoadModel, pb.LoadModelRequest(path=str(path)))
+
     def stats(self) -> pb.StatsResponse:
         return self._call(self.stub.Stats, pb.StatsRequest())
 

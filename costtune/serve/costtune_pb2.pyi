@@ -86,8 +86,14 @@ class ModelInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class LoadModelRequest(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
 class ModelInfoResponse(_message.Message):
-    __slots__ = ("name", "head", "repr", "base", "version", "parameters", "device")
+    __slots__ = ("name", "head", "repr", "base", "version", "parameters", "device", "path")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HEAD_FIELD_NUMBER: _ClassVar[int]
     REPR_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +101,7 @@ class ModelInfoResponse(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
     name: str
     head: str
     repr: str
@@ -102,7 +109,8 @@ class ModelInfoResponse(_message.Message):
     version: str
     parameters: int
     device: str
-    def __init__(self, name: _Optional[str] = ..., head: _Optional[str] = ..., repr: _Optional[str] = ..., base: _Optional[str] = ..., version: _Optional[str] = ..., parameters: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
+    path: str
+    def __init__(self, name: _Optional[str] = ..., head: _Optional[str] = ..., repr: _Optional[str] = ..., base: _Optional[str] = ..., version: _Optional[str] = ..., parameters: _Optional[int] = ..., device: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
     __slots__ = ()

@@ -5,7 +5,7 @@ import warnings
 
 from costtune.serve import costtune_pb2 as costtune__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -64,6 +64,11 @@ class CostModelServiceStub:
                 request_serializer=costtune__pb2.StatsRequest.SerializeToString,
                 response_deserializer=costtune__pb2.StatsResponse.FromString,
                 _registered_method=True)
+        self.LoadModel = channel.unary_unary(
+                '/costtune.v1.CostModelService/LoadModel',
+                request_serializer=costtune__pb2.LoadModelRequest.SerializeToString,
+                response_deserializer=costtune__pb2.ModelInfoResponse.FromString,
+                _registered_method=True)
 
 
 class CostModelServiceServicer:
@@ -105,6 +110,12 @@ class CostModelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LoadModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CostModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +148,11 @@ def add_CostModelServiceServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=costtune__pb2.StatsRequest.FromString,
                     response_serializer=costtune__pb2.StatsResponse.SerializeToString,
+            ),
+            'LoadModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadModel,
+                    request_deserializer=costtune__pb2.LoadModelRequest.FromString,
+                    response_serializer=costtune__pb2.ModelInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -301,6 +317,33 @@ class CostModelService:
             '/costtune.v1.CostModelService/Stats',
             costtune__pb2.StatsRequest.SerializeToString,
             costtune__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costtune.v1.CostModelService/LoadModel',
+            costtune__pb2.LoadModelRequest.SerializeToString,
+            costtune__pb2.ModelInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

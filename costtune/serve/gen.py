@@ -2,7 +2,8 @@
 
 The generated modules are committed; they refuse to run with a grpcio/protobuf
 older than the generator, which is why setup.cfg pins both at least at the
-generator's versions (see GENERATED_WITH).
+generator's versions (GRPC_GENERATED_VERSION in costtune_pb2_grpc.py, the Protobuf Python
+Version in costtune_pb2.py).
 """
 
 import re

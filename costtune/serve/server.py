@@ -59,6 +59,7 @@ class ServerConfig:
     target: str = "aarch64"  #: compile target for candidates given as pipelines
     threads: int | None = None  #: torch CPU threads (None = torch's default)
     device: str = "cpu"
+    allow_load: bool = False  #: accept LoadModel (a client names a model directory on this host to serve instead)
 
     def __post_init__(self):
         if self.max_candidates < 1 or self.max_batch < 1 or self.max_request_bytes < 1024:
@@ -219,10 +220,16 @@ class ScoringService:
 
     # -- life cycle -------------------------------------------------------
     def set_model(self, model) -> None:
-        self.info = dict(model.info()) if hasattr(model, "info") else {}
-        self.batcher = _Batcher(model, self.config.max_batch, self.config.batch_wait_ms / 1000,
-                                clear_each=not self.config.cache)
-        self.model = model
+        """Serve ``model``; a model served before is replaced at once (its queued requests finish on it)."""
+        batcher = _Batcher(model, self.config.max_batch, self.config.batch_wait_ms / 1000,
+                           clear_each=not self.config.cache)
+        with self.lock:
+            old = self.batcher
+            self.info = dict(model.info()) if hasattr(model, "info") else {}
+            self.batcher, self.model = batcher, model
+            self.cache = _LRU(self.config.cache_size)  # costs of the old model
+        if old is not None:
+            old.stop()
 
     def stop(self) -> None:
         if self.batcher:
@@ -239,6 +246,7 @@ class ScoringService:
             "Compare": uu(self.Compare, _parser(pb.CompareRequest), ser(pb.CompareResponse)),
             "ModelInfo": uu(self.ModelInfo, _parser(pb.ModelInfoRequest), ser(pb.ModelInfoResponse)),
             "Stats": uu(self.Stats, _parser(pb.StatsRequest), ser(pb.StatsResponse)),
+            "LoadModel": uu(self.LoadModel, _parser(pb.LoadModelRequest), ser(pb.ModelInfoResponse)),
         })
 
     # -- helpers ------------------------------------------------------------
@@ -320,26 +328,34 @@ class ScoringService:
         self._check(request, context)
         start = time.perf_counter()
         items = self._items(request, context)
-        repr_ = self.info.get("repr", "asm")
-        use_cache = self.config.cache and self.batcher.batchable
-        keys = [content_key(it, repr_) for it in items]
-        costs: list = [self.cache.get(k) for k in keys] if use_cache else [None] * len(items)
-        missing: dict[str, list[int]] = {}
-        for i, (k, c) in enumerate(zip(keys, costs)):
-            if c is None:
-                missing.setdefault(k, []).append(i)
-        hits = len(items) - sum(len(v) for v in missing.values())
-        if missing:
+        # one model for the whole request: LoadModel swaps model, batcher and cache under the lock
+        with self.lock:
+            batcher, cache, repr_ = self.batcher, self.cache, self.info.get("repr", "asm")
+            use_cache = self.config.cache and batcher.batchable
+            keys = [content_key(it, repr_) for it in items]
+            costs: list = [cache.get(k) for k in keys] if use_cache else [None] * len(items)
+            missing: dict[str, list[int]] = {}
+            for i, (k, c) in enumerate(zip(keys, costs)):
+                if c is None:
+                    missing.setdefault(k, []).append(i)
             order = list(missing)
             # a pairwise-sft model ranks the candidates of one call against each other: send them all
             todo = [items[missing[k][0]] for k in order] if use_cache else items
             try:
-                values = self.batcher.submit(todo).result()
+                pending = batcher.submit(todo) if missing else None
+            except Exception as e:  # noqa: BLE001
+                pending = e
+        hits = len(items) - sum(len(v) for v in missing.values())
+        if missing:
+            try:
+                if isinstance(pending, Exception):
+                    raise pending
+                values = pending.result()
             except Exception as e:  # noqa: BLE001
                 self._abort(context, code_for(e), f"model failed: {type(e).__name__}: {e}")
             if use_cache:
                 for k, v in zip(order, values):
-                    self.cache.put(k, v)
+                    cache.put(k, v)
                     for i in missing[k]:
                         costs[i] = v
             else:
@@ -391,7 +407,26 @@ class ScoringService:
         i = self.info
         return pb.ModelInfoResponse(name=i.get("name", ""), head=i.get("head", ""), repr=i.get("repr", ""),
                                     base=i.get("base", ""), version=str(i.get("version", "")),
-                                    parameters=int(i.get("parameters", 0)), device=i.get("device", ""))
+                                    parameters=int(i.get("parameters", 0)), device=i.get("device", ""),
+                                    path=i.get("path", ""))
+
+    def LoadModel(self, request, context):
+        from costtune.serve.adapter import ServedModel, resolve_model_dir
+
+        self._check(request, context, needs_model=False)
+        if not self.config.allow_load:
+            self._abort(context, grpc.StatusCode.PERMISSION_DENIED,
+                        "this server does not load models on request (start it with --allow-load)")
+        if not request.path:
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "LoadModel needs a model directory (path)")
+        try:
+            model = ServedModel.load(resolve_model_dir(request.path), device=self.config.device,
+                                     threads=self.config.threads)
+        except CostTuneError as e:  # the old model goes on serving
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        self.set_model(model)
+        log.info("now serving %s", self.info.get("path"))
+        return self.ModelInfo(pb.ModelInfoRequest(), context)
 
     def Stats(self, request, context):
         import numpy as np
