@@ -343,7 +343,7 @@ class ScoringService:
             todo = [items[missing[k][0]] for k in order] if use_cache else items
             try:
                 pending = batcher.submit(todo) if missing else None
-            except Exception as e:  # noqa: BLE001
+            except CostTuneError as e:  # the server is shutting down
                 pending = e
         hits = len(items) - sum(len(v) for v in missing.values())
         if missing:
