@@ -13,7 +13,8 @@
 # measured in the first half of its search (by start time) train, those of the second half
 # test - every program is in both, as it is for a search that retrains on its own pairs.
 #
-# XVAL_METHODS (default "random tpe proxy") picks whose records are used.
+# prepare and prepare-within recompile the measured candidates: they need COSTTUNE_CBENCH_ROOT.
+# XVAL_METHODS (default "random tpe proxy"; for prepare-within "tpe") picks whose records are used.
 # RUN_DIR is the --out of `benchmarks/bench_search.py --suite cbench` (its random, tpe and
 # proxy studies and their records databases). EXTRA_DS is a `costtune dataset` directory
 # whose train and validation rows join every fold's training data (the default model's
