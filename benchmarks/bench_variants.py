@@ -14,6 +14,13 @@ prediction orders two predicted candidates right, beside the static instruction 
 the same pairs; for the *new* ones, how often the estimate of ``--model profile``
 (:meth:`~costtune.search.variants.VariantTable.estimate`) orders them right, beside the
 static count. Prints a table and writes OUT/bench_variants.json.
+
+``--within``: the split of ``benchmarks/xval_cbench.sh prepare-within`` instead - each search's
+first half of measurements (by start time) is profiled into the table, the second half is only
+scored (``predict``, else the ``--model profile`` estimate) - and the pair accuracy over the
+later candidates' pairs with a gap over ``--eps`` (pooled over programs, one candidate per
+binary) sits beside the static count's: the search's own screen on the pairs that
+``costtune eval`` scores the retrained models on.
 """
 
 from __future__ import annotations
@@ -73,12 +80,44 @@ def replay(bench, records, repeat) -> dict:
     return out
 
 
+def _functions(bench, r):
+    cr = compile_benchmark(bench, "O3" if r.label.endswith(":O3") else r.pipeline)
+    return (cr.artifact, program_functions(cr.artifact)) if cr.ok else (None, None)
+
+
+def within(bench, records, repeat, eps: float) -> dict:
+    """Profile the first half of ``records`` (by start time) into a table; score the second half."""
+    records = sorted(records, key=lambda r: r.started_at)
+    half = len(records) // 2
+    table = VariantTable()
+    for r in records[:half]:
+        art, fns = _functions(bench, r)
+        prof = block_profile(art, bench, repeat=repeat) if art else None
+        if prof is not None and prof.ok:
+            table.observe(art.binary_hash, fns, prof.functions, prof.total,
+                          block_counts(fns, prof.blocks, read_symbols(art.binary)))
+    late = {}  # binary hash -> (profile estimate, static count, measured)
+    for r in records[half:]:
+        art, fns = _functions(bench, r)
+        if art is not None and art.binary_hash not in late:
+            pred = table.predict(fns)
+            late[art.binary_hash] = (table.estimate(fns) if pred is None else pred,
+                                     sum(StaticCount.count(t) for t in fns.values()), r.value)
+    true = [v for _, _, v in late.values()]
+    c, t = pairwise_counts(true, [p for p, _, _ in late.values()], eps)
+    cs, _ = pairwise_counts(true, [s for _, s, _ in late.values()], eps)
+    return {"early": half, "late": len(late), "pairs": t, "profile_correct": c, "static_correct": cs,
+            "profile_pair_acc": c / t if t else None, "static_pair_acc": cs / t if t else None}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default="builtin")
     ap.add_argument("--runs", nargs="+", type=Path, required=True, help="search output dirs, one program each")
     ap.add_argument("--out", type=Path, default=Path("bench_variants_out"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--within", action="store_true", help="score each search's second half with a table of its first")
+    ap.add_argument("--eps", type=float, default=0.02, help="--within: pairs count when max/min - 1 > eps")
     args = ap.parse_args(argv)
     suite = get_suite(args.suite)
     report = {}
@@ -89,8 +128,13 @@ def main(argv=None) -> int:
             print(f"{run}: no measured candidates", file=sys.stderr)
             continue
         bench = suite.get(recs[0].benchmark.split("/", 1)[-1])
-        report[bench.id] = replay(bench, recs, recs[0].repeat)
+        report[bench.id] = (within(bench, recs, recs[0].repeat, args.eps) if args.within
+                            else replay(bench, recs, recs[0].repeat))
         print(f"{bench.id}: {report[bench.id]}", file=sys.stderr, flush=True)
+    if args.within:
+        pairs = sum(r["pairs"] for r in report.values())
+        report["pooled"] = {k: sum(r[k] for r in report.values()) / pairs if pairs else None
+                            for k in ("profile_correct", "static_correct")} | {"pairs": pairs}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench_variants.json").write_text(json.dumps(report, indent=2))
     if args.json:
@@ -99,6 +143,19 @@ def main(argv=None) -> int:
 
     def f(x, fmt):
         return "-" if x is None else format(x, fmt)
+
+    if args.within:
+        print(f"later half of each search scored with a table of its first half; pairs with a gap over {args.eps}")
+        print(f"{'program':<32} {'early':>5} {'late':>5} {'pairs':>6} {'profile':>8} {'static':>8}")
+        for b, r in report.items():
+            if b != "pooled":
+                print(f"{b:<32} {r['early']:>5} {r['late']:>5} {r['pairs']:>6} {f(r['profile_pair_acc'], '.3f'):>8} "
+                      f"{f(r['static_pair_acc'], '.3f'):>8}")
+        p = report["pooled"]
+        print(f"{'pooled':<32} {'':>5} {'':>5} {p['pairs']:>6} {f(p['profile_correct'], '.3f'):>8} "
+              f"{f(p['static_correct'], '.3f'):>8}")
+        print(f"JSON: {args.out / 'bench_variants.json'}")
+        return 0
 
     print("candidates replayed in measurement order; known: all function variants measured before; shape: some "
           "new, of a measured control-flow shape; new: the rest; pair acc: prediction (static count) on pairs of "
