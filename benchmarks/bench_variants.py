@@ -128,9 +128,10 @@ def main(argv=None) -> int:
             print(f"{run}: no measured candidates", file=sys.stderr)
             continue
         bench = suite.get(recs[0].benchmark.split("/", 1)[-1])
-        report[bench.id] = (within(bench, recs, recs[0].repeat, args.eps) if args.within
-                            else replay(bench, recs, recs[0].repeat))
-        print(f"{bench.id}: {report[bench.id]}", file=sys.stderr, flush=True)
+        key = bench.id if bench.id not in report else f"{bench.id} ({run})"  # two searches of one program
+        report[key] = (within(bench, recs, recs[0].repeat, args.eps) if args.within
+                       else replay(bench, recs, recs[0].repeat))
+        print(f"{key}: {report[key]}", file=sys.stderr, flush=True)
     if args.within:
         pairs = sum(r["pairs"] for r in report.values())
         report["pooled"] = {k: sum(r[k] for r in report.values()) / pairs if pairs else None
