@@ -44,27 +44,42 @@ from costtune.records import RecordStore  # noqa: E402
 from costtune.search.variants import VariantTable, block_counts, variant_keys  # noqa: E402
 
 
+def _functions(bench, r):
+    """The artifact of a measured record and its functions ((None, None) if it does not compile)."""
+    cr = compile_benchmark(bench, "O3" if r.label.endswith(":O3") else r.pipeline)
+    return (cr.artifact, program_functions(cr.artifact)) if cr.ok else (None, None)
+
+
+def _observe(table, bench, art, fns, repeat) -> bool:
+    """Block-profile the artifact into the table, as the search does after a measurement."""
+    prof = block_profile(art, bench, repeat=repeat)
+    if prof.ok:
+        table.observe(art.binary_hash, fns, prof.functions, prof.total,
+                      block_counts(fns, prof.blocks, read_symbols(art.binary)))
+    return prof.ok
+
+
+def _scores(table, fns, pred) -> tuple:
+    """(the prediction, else the profile estimate; the static count) of a candidate."""
+    return table.estimate(fns) if pred is None else pred, sum(StaticCount.count(t) for t in fns.values())
+
+
 def replay(bench, records, repeat) -> dict:
     table = VariantTable()
     seen_keys: set[str] = set()
     rows = {"known": [], "shape": [], "new": []}  # (predicted or estimated, static, measured)
     counts = {"known": 0, "shape": 0, "new": 0}
     for r in records:
-        cr = compile_benchmark(bench, "O3" if r.label.endswith(":O3") else r.pipeline)
-        if not cr.ok:
+        art, fns = _functions(bench, r)
+        if art is None:
             continue
-        fns = program_functions(cr.artifact)
         if table.library:
             pred = table.predict(fns)
             kind = "new" if pred is None else "known" if all(k[0] in seen_keys for k in variant_keys(fns).values()) else "shape"
             counts[kind] += 1
-            rows[kind].append((table.estimate(fns) if pred is None else pred,
-                               sum(StaticCount.count(t) for t in fns.values()), r.value))
-        prof = block_profile(cr.artifact, bench, repeat=repeat)
-        if not prof.ok:
+            rows[kind].append((*_scores(table, fns, pred), r.value))
+        if not _observe(table, bench, art, fns, repeat):
             continue
-        table.observe(cr.artifact.binary_hash, fns, prof.functions, prof.total,
-                      block_counts(fns, prof.blocks, read_symbols(cr.artifact.binary)))
         seen_keys.update(k[0] for k in variant_keys(fns).values())
     out = {"candidates": sum(counts.values()) + 1, **counts}
     for kind, rs in rows.items():
@@ -80,11 +95,6 @@ def replay(bench, records, repeat) -> dict:
     return out
 
 
-def _functions(bench, r):
-    cr = compile_benchmark(bench, "O3" if r.label.endswith(":O3") else r.pipeline)
-    return (cr.artifact, program_functions(cr.artifact)) if cr.ok else (None, None)
-
-
 def within(bench, records, repeat, eps: float) -> dict:
     """Profile the first half of ``records`` (by start time) into a table; score the second half."""
     records = sorted(records, key=lambda r: r.started_at)
@@ -92,17 +102,13 @@ def within(bench, records, repeat, eps: float) -> dict:
     table = VariantTable()
     for r in records[:half]:
         art, fns = _functions(bench, r)
-        prof = block_profile(art, bench, repeat=repeat) if art else None
-        if prof is not None and prof.ok:
-            table.observe(art.binary_hash, fns, prof.functions, prof.total,
-                          block_counts(fns, prof.blocks, read_symbols(art.binary)))
+        if art is not None:
+            _observe(table, bench, art, fns, repeat)
     late = {}  # binary hash -> (profile estimate, static count, measured)
     for r in records[half:]:
         art, fns = _functions(bench, r)
         if art is not None and art.binary_hash not in late:
-            pred = table.predict(fns)
-            late[art.binary_hash] = (table.estimate(fns) if pred is None else pred,
-                                     sum(StaticCount.count(t) for t in fns.values()), r.value)
+            late[art.binary_hash] = (*_scores(table, fns, table.predict(fns)), r.value)
     true = [v for _, _, v in late.values()]
     c, t = pairwise_counts(true, [p for p, _, _ in late.values()], eps)
     cs, _ = pairwise_counts(true, [s for _, s, _ in late.values()], eps)
