@@ -1,9 +1,17 @@
 """Collect measured candidates into the records database (``costtune collect``).
 
 For each program the job list is the reference builds (O0..O3) and ``samples``
-random safe pipelines. Sample ``i`` of program ``p`` draws its length and passes
-from a generator seeded by ``(seed, p, i)`` alone, so a seed always names the
-same jobs, whatever ``samples`` is and however the work is split.
+candidates from a space: ``flat`` (random safe pass sequences, 20-60 passes) or
+``o3-edits`` (the candidates ``costtune search`` scores: O3 with 1-8 uniform
+edits - insert, delete, replace or swap a pass - see
+:mod:`costtune.search.space`). Sample ``i`` of program ``p`` is drawn from a
+generator seeded by ``(seed, p, i)`` (and the space) alone, so a seed always
+names the same jobs, whatever ``samples`` is and however the work is split.
+
+With ``profile`` (the default for ``insns`` on aarch64) the counting run also
+reports its executed blocks, so every record keeps its per-function instruction
+counts in ``detail["functions"]`` (summing to the total), and the O0 and O3
+references keep their blocks in ``detail["blocks"]`` - one qemu run, not two.
 
 Each job is claimed in the database, compiled, measured and written - record and
 claim release in one transaction - by one of ``jobs`` worker processes. Jobs
@@ -35,6 +43,9 @@ from costtune.records import CLAIMED, DEFAULT_CLAIM_TTL, DONE, Record, RecordSto
 log = get_logger(__name__)
 
 REFERENCES = ("O0", "O1", "O2", "O3")
+SPACES = ("flat", "o3-edits")
+#: references whose block profiles are kept whole (the rest keep per-function counts)
+PROFILED_REFERENCES = ("O0", "O3")
 #: consecutive jobs whose measurement could not be taken before the run stops
 MAX_CONSECUTIVE_ERRORS = 5
 #: the shortest run timeout (seconds) derived from the O0 reference's run time
@@ -53,8 +64,11 @@ class CollectConfig:
     metric: str = "insns"
     runner: str | None = None  #: qemu | local | ssh://user@host; None: the default for target and metric
     repeat: int | None = None  #: the benchmark's repeat knob; None: the benchmark's default
-    min_len: int = 20  #: random pipeline length range (catalog names)
+    space: str = "flat"  #: flat | o3-edits: where the samples come from
+    min_len: int = 20  #: random pipeline length range (catalog names, flat space)
     max_len: int = 60
+    max_edits: int = 8  #: o3-edits: edits per candidate are drawn from 1..max_edits, fewer more often
+    profile: bool | None = None  #: per-function counts; None: on for insns on aarch64
     references: tuple[str, ...] = REFERENCES
     llvm: int | None = None
     cbench_root: str | None = None
@@ -81,6 +95,14 @@ class CollectConfig:
         if self.timeout_factor < 0:
             raise ConfigError("--timeout-factor must be >= 0")
         self.references = tuple(self.references)
+        if self.space not in SPACES:
+            raise ConfigError(f"unknown --space '{self.space}' (choose from {', '.join(SPACES)})")
+        if self.max_edits < 1:
+            raise ConfigError("--max-edits must be >= 1")
+        if self.profile is None:
+            self.profile = self.metric == "insns" and self.target == "aarch64"
+        elif self.profile and not (self.metric == "insns" and self.target == "aarch64"):
+            raise ConfigError("per-function profiles need --metric insns and --target aarch64")
 
 
 @dataclass(frozen=True)
@@ -170,11 +192,29 @@ def sample_pipeline(seed: int, bench_id: str, index: int, catalog, min_len: int,
     return list(random_pipeline(rng, catalog, rng.randint(min_len, max_len)))
 
 
-def plan_jobs(config: CollectConfig, benches: list[Benchmark], llvm: int) -> list[Job]:
+def sample_edits(seed: int, bench_id: str, index: int, space, max_edits: int) -> dict:
+    """The o3-edits parameters of sample ``index`` of ``bench_id`` for ``seed``.
+
+    The number of edits is drawn with weight 1/k for k edits: a search meets
+    candidates a few edits from O3 (and from each other) far more often than
+    heavily rewritten ones."""
+    rng = random.Random(f"costtune-collect:o3-edits:{seed}:{bench_id}:{index}")
+    ks = list(range(1, max_edits + 1))
+    k = rng.choices(ks, weights=[1 / k for k in ks])[0]
+    return space.random_params(rng, k)
+
+
+def plan_jobs(config: CollectConfig, benches: list[Benchmark], llvm: int, opt: str | None = None) -> list[Job]:
     """The full job list, references first for each program."""
     from costtune.passes import load_catalog, render, resolve_pipeline
 
     catalog = load_catalog(llvm) if config.samples else None
+    space = None
+    if config.samples and config.space == "o3-edits":
+        from costtune.search.space import make_space
+        from costtune.toolchain import find
+
+        space = make_space("o3-edits", catalog, opt or find(llvm).opt, slots=config.max_edits)
     runner = runner_spec(config)
     jobs = []
     for b in benches:
@@ -186,6 +226,14 @@ def plan_jobs(config: CollectConfig, benches: list[Benchmark], llvm: int) -> lis
             jobs.append(Job(job_key(kind="reference", preset=preset, **common), b.id, preset, preset,
                             text, None, repeat))
         for i in range(config.samples):
+            if space is not None:
+                params = sample_edits(config.seed, b.id, i, space, config.max_edits)
+                text = space.pipeline(params)
+                spec = "O3" if text == "O3" else text
+                jobs.append(Job(job_key(kind="o3-edits", seed=config.seed, index=i, pipeline=text, **common),
+                                b.id, f"edit{i}", spec, resolve_pipeline(spec, llvm) if text == "O3" else text,
+                                None, repeat, config.seed, i))
+                continue
             names = sample_pipeline(config.seed, b.id, i, catalog, config.min_len, config.max_len)
             text = render(names, catalog)
             jobs.append(Job(job_key(kind="random", seed=config.seed, index=i, pipeline=text, **common),
@@ -301,10 +349,15 @@ class _Worker:
             prev = self.store.lookup_binary(art.binary_hash, target=cfg.target, metric=cfg.metric,
                                             repeat=job.repeat, runner=self.runner_name,
                                             host=None if cfg.metric == "insns" else self.host)
+        if prev is not None and cfg.profile and job.label in PROFILED_REFERENCES and "blocks" not in prev.detail:
+            prev = None  # a profiled reference keeps its own blocks
         if prev is not None:
             rec.status, rec.value, rec.values = prev.status, prev.value, list(prev.values)
             rec.ci_halfwidth, rec.n, rec.stdout_hash = prev.ci_halfwidth, prev.n, prev.stdout_hash
             rec.stderr_tail, rec.host, rec.reused_from = prev.stderr_tail, prev.host, prev.id
+            for key in ("functions", "blocks"):
+                if key in prev.detail and (key == "functions" or job.label in PROFILED_REFERENCES):
+                    rec.detail[key] = prev.detail[key]
             out.result = "reused"
         else:
             try:
@@ -315,7 +368,7 @@ class _Worker:
                 return None
             m = measure(art, bench, metric=cfg.metric, runner=self.runner, repeat=job.repeat,
                         check=cfg.check, timeout=limit, reference=ref if cfg.check else None,
-                        toolchain=tc)
+                        toolchain=tc, profile=bool(cfg.profile))
             rec.detail["run_timeout"] = limit
             if m.status == "error":
                 out.message = f"{bench.id} {job.label}: {m.detail}"
@@ -324,6 +377,10 @@ class _Worker:
             rec.ci_halfwidth, rec.n, rec.stdout_hash = m.ci_halfwidth, m.n, m.stdout_hash
             rec.stderr_tail, rec.host = m.stderr_tail, m.host or self.host
             rec.detail.update(measure_seconds=m.seconds, measure_detail=m.detail)
+            if m.functions is not None:
+                rec.detail["functions"] = m.functions
+                if job.label in PROFILED_REFERENCES:
+                    rec.detail["blocks"] = [[a, n, e] for a, n, e in m.blocks or ()]
             out.result = "measured"
         rec.finished_at = utcnow()
         return rec
@@ -356,10 +413,10 @@ def collect(config: CollectConfig) -> CollectSummary:
     tc = find(config.llvm)  # a missing tool stops here, before any record
     get_target(config.target)
     benches = resolve_benchmarks(config)
+    jobs = plan_jobs(config, benches, tc.llvm, tc.opt)
     store = RecordStore(config.db, claim_ttl=config.claim_ttl)
     summary = CollectSummary(db=store.url, workers=config.jobs)
     try:
-        jobs = plan_jobs(config, benches, tc.llvm)
         done = store.job_keys()
         pending = [j for j in jobs if j.key not in done]
         summary.jobs, summary.already_done = len(jobs), len(jobs) - len(pending)

@@ -1,4 +1,7 @@
-"""costtune collect: build and measure reference and random pipelines into the records DB."""
+"""costtune collect: build and measure reference and sampled pipelines into the records DB.
+
+Example: ``costtune collect --suite builtin --space o3-edits --samples 60 --db runs/corpus.db --jobs 2``
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,13 @@ def register(sub):
     p.add_argument("--suite", default="builtin", help="builtin | cbench | csmith | DIR (default: builtin)")
     p.add_argument("--benchmarks", nargs="+", default=[], metavar="B",
                    help="program names in the suite (default: every supported program)")
-    p.add_argument("--samples", type=int, default=10, help="random pipelines per program (default: 10)")
+    p.add_argument("--samples", type=int, default=10, help="candidates per program besides the references (default: 10)")
+    p.add_argument("--space", default="flat", choices=["flat", "o3-edits"],
+                   help="flat: random safe pass sequences; o3-edits: O3 with 1-8 edits, the candidates "
+                        "costtune search scores (default: flat)")
+    p.add_argument("--max-edits", type=int, default=8, help="o3-edits: most edits per candidate (default: 8)")
+    p.add_argument("--no-profile", action="store_true",
+                   help="do not keep per-function instruction counts (kept by default for insns on aarch64)")
     p.add_argument("--db", default="records.db",
                    help="records database: a path, sqlite:///PATH or postgresql://USER@HOST/DB (default: records.db)")
     p.add_argument("--seed", type=int, default=0, help="random seed; a seed always gives the same jobs")
@@ -46,7 +55,8 @@ def run(args) -> int:
     config = CollectConfig(
         suite=args.suite, benchmarks=list(args.benchmarks), samples=args.samples, db=args.db,
         seed=args.seed, jobs=args.jobs, target=args.target, metric=args.metric, runner=args.runner,
-        repeat=args.repeat, min_len=args.min_len, max_len=args.max_len,
+        repeat=args.repeat, space=args.space, max_edits=args.max_edits, profile=False if args.no_profile else None,
+        min_len=args.min_len, max_len=args.max_len,
         references=tuple(r for r in args.references.split(",") if r.strip()),
         llvm=args.llvm, cbench_root=args.cbench_root, claim_ttl=args.claim_ttl,
         timeout_factor=args.timeout_factor, check=not args.no_check, dedupe=not args.no_dedupe,

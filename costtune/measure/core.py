@@ -77,6 +77,10 @@ class Measurement:
     target: str = ""
     repeat: int | None = None
     mean: float | None = None
+    #: instructions per function of the same run (``profile=True``), largest first
+    functions: dict[str, int] | None = None
+    #: executed blocks (vaddr, instructions, executions) of the same run (``profile=True``)
+    blocks: list[tuple[int, int, int]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -110,7 +114,7 @@ def _judge(r: RunResult, ref: Reference | None) -> tuple[str, str]:
 def measure(artifact, bench, metric: str = "insns", runner: str | Runner | None = None,
             repeat: int | None = None, check: bool = True, timeout: float | None = None, *,
             reference: Reference | None = None, wall: WallConfig | None = None, toolchain=None,
-            target: str | None = None) -> Measurement:
+            target: str | None = None, profile: bool = False) -> Measurement:
     """Measure ``artifact`` (an Artifact, or a binary path with ``target=``) running ``bench``.
 
     ``runner`` None picks qemu for aarch64 (and for ``insns``), local for host
@@ -118,6 +122,9 @@ def measure(artifact, bench, metric: str = "insns", runner: str | Runner | None 
     instance stays the caller's. ``timeout`` is seconds for one run on the
     runner (default: bench.timeout x the runner's factor). ``check`` compares
     the output with :func:`reference_output` (or ``reference`` if given).
+    ``profile`` (``insns`` on an aarch64 build): the same counting run also reports
+    its executed blocks, summed per function into ``functions`` (they add up to
+    ``value`` exactly); no second run.
     """
     start = time.perf_counter()
     if metric not in METRICS:
@@ -145,8 +152,10 @@ def measure(artifact, bench, metric: str = "insns", runner: str | Runner | None 
             return m
         limit = timeout if timeout is not None else bench.timeout * run_with.timeout_factor
         job = job_for(bench, binary, target, rep, limit)
+        if profile and (metric != "insns" or target != "aarch64"):
+            raise MeasurementError("per-function profiles need --metric insns on an aarch64 build")
         if metric == "insns":
-            _measure_insns(m, run_with, job, ref)
+            _measure_insns(m, run_with, job, ref, binary if profile else None, toolchain)
         else:
             _measure_wall(m, run_with, job, ref, wall or WallConfig())
     finally:
@@ -165,13 +174,22 @@ def _first(m: Measurement, r: RunResult, ref: Reference | None) -> bool:
     return m.status == "ok"
 
 
-def _measure_insns(m: Measurement, runner: Runner, job, ref) -> None:
-    (r,) = runner.run(job, 1, count_insns=True)
+def _measure_insns(m: Measurement, runner: Runner, job, ref, profile_binary: Path | None = None,
+                   toolchain=None) -> None:
+    (r,) = runner.run(job, 1, count_insns=True, blocks=profile_binary is not None)
     if not _first(m, r, ref):
         return
     if r.insns is None:
         m.status, m.detail = "error", "the counting plugin reported no instruction count"
         return
+    if profile_binary is not None:
+        from costtune.measure.profile import aggregate_by_function, read_symbols
+
+        if r.blocks is None:
+            m.status, m.detail = "error", "the counting plugin reported no blocks"
+            return
+        m.blocks = sorted(r.blocks)
+        m.functions = aggregate_by_function(m.blocks, read_symbols(profile_binary, toolchain))
     m.value = float(r.insns)
     m.values = [m.value]
     m.mean = m.value

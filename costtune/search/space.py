@@ -213,6 +213,14 @@ class O3EditSpace(SearchSpace):
         return {**params, f"e{i}_op": "insert", f"e{i}_pos": rng.randrange(self.n_leaves),
                 f"e{i}_pass": rng.choice(self._pool if new else used)}
 
+    def random_params(self, rng, n_edits: int) -> dict:
+        """``n_edits`` (at most ``slots``) uniform edits - op, position, pass - in the first slots."""
+        params = self.o3_params()
+        for i in range(min(n_edits, self.slots)):
+            params.update({f"e{i}_op": rng.choice([op for op in EDIT_OPS if op != "none"]),
+                           f"e{i}_pos": rng.randrange(self.n_leaves), f"e{i}_pass": rng.choice(self._pool)})
+        return params
+
     def edits(self, params: dict) -> list[tuple[str, int, str]]:
         return [(params[f"e{i}_op"], int(params[f"e{i}_pos"]), params[f"e{i}_pass"])
                 for i in range(self.slots) if params.get(f"e{i}_op", "none") != "none"]
