@@ -9,11 +9,12 @@ on stderr and the error's exit code - never a traceback for a user's mistake.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
 from costtune import __version__
-from costtune.errors import CostTuneError
+from costtune.errors import CostTuneError, EnvironmentFailure
 from costtune.logging import configure
 
 #: subcommand modules in help order
@@ -68,6 +69,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:
+        if e.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        # the machine, not the input: a full or read-only disk, an unwritable directory, a path under a file
+        where = f": {e.filename}" if e.filename else ""
+        print(f"costtune: error: {e.strerror or e}{where}", file=sys.stderr)
+        return EnvironmentFailure.exit_code
+
+
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR,
+                       errno.EEXIST, errno.EIO, errno.ENAMETOOLONG, errno.EISDIR}
 
 
 if __name__ == "__main__":

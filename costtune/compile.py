@@ -6,7 +6,10 @@ and shared by every pipeline; the optimised artifact is keyed by (frontend key,
 pipeline); the backend (llc, assembler, link) by the optimised IR, so pipelines
 that end in the same IR share it. A second compile of the same inputs does no work. Failures are
 results (:class:`CompileResult` with ``status`` ``compile_error`` or
-``timeout``), cached too, so a crashing pipeline costs its crash once.
+``timeout``), cached too, so a crashing pipeline costs its crash once. A failure
+the machine caused (no space, an unwritable cache, a tool killed by SIGBUS/SIGKILL)
+is no result: it raises :class:`~costtune.errors.EnvironmentFailure` and leaves
+nothing in the cache, so the next run builds again.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from costtune import process
 from costtune.benchmarks import Benchmark
 from costtune.cache import cache_dir
+from costtune.errors import EnvironmentFailure
 from costtune.logging import get_logger
 from costtune.toolchain import Target, Toolchain, find, get_target
 
@@ -145,6 +149,32 @@ def _step(step: str, argv: list, commands: list, seconds: dict, timeout: float, 
         raise _StepFailed(step, res)
 
 
+def _environment(e: _StepFailed | OSError, tmp: Path | None, what: str) -> None:
+    """Raise EnvironmentFailure (after removing ``tmp``) when the machine caused ``e``;
+    return when the failure may be the candidate's own."""
+    if isinstance(e, _StepFailed):
+        cause = process.environment_cause(e.res, tmp)
+        if cause is None:
+            return
+        cause = f"{e.step} failed: {cause}"
+    else:
+        cause = f"{e.strerror or type(e).__name__}: {e.filename or ''}".rstrip(": ")
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    raise EnvironmentFailure(f"{what}: {cause} (nothing recorded or cached; free space and run again)") from None
+
+
+def _environment_cached(path: Path, field: str) -> bool:
+    """Whether a cached failure was the machine's (cached by a costtune that did not tell them
+    apart): it is dropped and built again."""
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return payload.get("status") not in ("ok", None) and any(
+        m in str(payload.get(field, "")) for m in process.ENVIRONMENT_MESSAGES)
+
+
 def _publish(tmp: Path, final: Path) -> None:
     """Atomically move a finished build directory into the cache."""
     try:
@@ -156,8 +186,18 @@ def _publish(tmp: Path, final: Path) -> None:
 def frontend(bench: Benchmark, target: Target, tc: Toolchain, timeout: float) -> tuple[Path, list, dict]:
     """Linked, unoptimised bitcode for ``bench`` (cached, shared by all pipelines)."""
     key = _sha("frontend-v1", bench.source_hash(), target.name, tc.fingerprint, *FRONTEND_FLAGS)
+    try:
+        return _frontend(bench, target, tc, timeout, key)
+    except OSError as e:
+        _environment(e, None, f"{bench.id}: frontend")
+        raise
+
+
+def _frontend(bench: Benchmark, target: Target, tc: Toolchain, timeout: float, key: str) -> tuple[Path, list, dict]:
     final = cache_dir("compile", "frontend") / key
     done = final / "frontend.json"
+    if done.exists() and _environment_cached(done, "stderr"):
+        shutil.rmtree(final, ignore_errors=True)
     if done.exists():
         meta = json.loads(done.read_text())
         if meta["status"] != "ok":
@@ -178,6 +218,7 @@ def frontend(bench: Benchmark, target: Target, tc: Toolchain, timeout: float) ->
             bc.unlink()
         status = {"status": "ok", "commands": commands}
     except _StepFailed as e:
+        _environment(e, tmp, f"{bench.id}: frontend")
         status = {"status": "timeout" if e.res.timed_out else "compile_error", "step": e.step,
                   "argv": e.res.argv, "stderr": e.res.stderr_tail(), "commands": commands}
     (tmp / "frontend.json").write_text(json.dumps(status))
@@ -211,8 +252,19 @@ def compile_benchmark(
         return base
     fe_key = linked.parent.name
     key = _sha("artifact-v1", fe_key, text, LLC_OPT, *tgt.llc_flags, *tgt.link_flags, *bench.ldflags)
+    try:
+        return _optimise(bench, pipeline, tgt, tc, timeout, text, linked, fe_commands, fe_seconds, key)
+    except OSError as e:
+        _environment(e, None, f"{bench.id} [{pipeline[:60]}]")
+        raise
+
+
+def _optimise(bench, pipeline, tgt, tc, timeout, text, linked, fe_commands, fe_seconds, key) -> CompileResult:
+    fe_key = linked.parent.name
     final = cache_dir("compile", "artifacts", key[:2]) / key
     result_file = final / ARTIFACT_FILE
+    if result_file.exists() and _environment_cached(result_file, "stderr"):
+        shutil.rmtree(final, ignore_errors=True)
     if result_file.exists():
         try:
             os.utime(final)  # recently used: the cache's size cap evicts the least recently used
@@ -239,6 +291,7 @@ def compile_benchmark(
         )
         payload = {"status": "ok", "artifact": art.to_json()}
     except _StepFailed as e:
+        _environment(e, tmp, f"{bench.id} [{pipeline[:60]}]")
         payload = {"status": "timeout" if e.res.timed_out else "compile_error", "step": e.step,
                    "stderr": e.res.stderr_tail(), "commands": [[os.fspath(a) for a in c] for c in commands],
                    "bench_id": bench.id, "target": tgt.name, "pipeline": text,

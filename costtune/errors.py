@@ -45,6 +45,14 @@ class CompileError(CostTuneError):
         self.stderr_tail = stderr_tail
 
 
+class EnvironmentFailure(CostTuneError):
+    """The machine, not the candidate, failed: no space left, a read-only or unwritable cache or
+    output directory, a tool killed by a signal the program did not cause. Never a result: the
+    job is neither recorded nor cached, and the next run does it again."""
+
+    exit_code = 3
+
+
 class MeasurementError(CostTuneError):
     """A measurement could not be taken (runner or plugin problem)."""
 

@@ -73,6 +73,49 @@ class ProcessResult:
         return f"exit code {self.returncode}"
 
 
+#: signals that tell of the machine, not of the program a tool was given: SIGBUS (a mapped
+#: file on a full disk), SIGKILL (the OOM killer, an operator). A pipeline that crashes opt
+#: raises SIGSEGV or SIGABRT - a result of that candidate.
+ENVIRONMENT_SIGNALS = (signal.SIGBUS, signal.SIGKILL)
+#: what tools print when the disk, not their input, failed them
+ENVIRONMENT_MESSAGES = ("No space left on device", "Read-only file system", "Disk quota exceeded", "Bus error",
+                        "Cannot allocate memory", "Input/output error")
+#: less free space than this where a tool writes makes its failure the machine's
+MIN_FREE_BYTES = 16 << 20
+
+
+def free_bytes(path: str | os.PathLike) -> int | None:
+    """Bytes an unprivileged writer may still use on the file system of ``path`` (None: unknown)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def environment_cause(res: "ProcessResult", workdir: str | os.PathLike | None = None) -> str | None:
+    """Why a failed tool run is the environment's fault, or None when it may be its input's.
+
+    Checked where it matters: the free space and writability of ``workdir`` (where the
+    tool wrote), the signal that ended it, and what it said about the disk.
+    """
+    if res.ok or res.timed_out:
+        return None
+    if res.signal in ENVIRONMENT_SIGNALS:
+        return f"{os.path.basename(res.argv[0])} was {res.describe()}"
+    if workdir is not None:
+        free = free_bytes(workdir)
+        if free is not None and free < MIN_FREE_BYTES:
+            return f"no space left on {workdir} ({free >> 10} KiB free)"
+        if os.path.isdir(workdir) and not os.access(workdir, os.W_OK | os.X_OK):
+            return f"{workdir} is not writable"
+    err = res.stderr_tail(4000)
+    for msg in ENVIRONMENT_MESSAGES:
+        if msg in err:
+            return f"{os.path.basename(res.argv[0])}: {msg}"
+    return None
+
+
 def _with_pdeathsig(argv: list[str]) -> list[str]:
     exe = argv[0]
     found = os.access(exe, os.X_OK) if os.path.sep in exe else shutil.which(exe)

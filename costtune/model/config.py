@@ -140,10 +140,18 @@ class CostModelConfig:
             raise ModelLoadError(f"{directory} is not a costtune model directory (no {CONFIG_NAME})")
         try:
             data = json.loads(p.read_text())
+        except (ValueError, RecursionError) as e:  # a deeply nested file overflows the decoder
+            raise ModelLoadError(f"corrupt {p}: not JSON ({type(e).__name__}: {str(e)[:100]})") from None
+        if not isinstance(data, dict):
+            raise ModelLoadError(f"corrupt {p}: a JSON object expected, not {type(data).__name__}")
+        try:
             known = {f.name for f in fields(cls)}
             cfg = cls(**{k: v for k, v in data.items() if k in known})
         except (ValueError, TypeError) as e:
-            raise ModelLoadError(f"corrupt {p}: {e}") from None
+            raise ModelLoadError(f"corrupt {p}: {str(e)[:200]}") from None
+        if cfg.head not in HEADS or cfg.repr not in REPRS:
+            raise ModelLoadError(f"corrupt {p}: head {str(cfg.head)[:40]!r} / repr {str(cfg.repr)[:40]!r} "
+                                 f"(known heads: {', '.join(HEADS)}; reprs: {', '.join(REPRS)})")
         if cfg.format_version > FORMAT_VERSION:
             raise ModelLoadError(f"{directory} was written by a newer costtune (format {cfg.format_version} "
                                  f"> {FORMAT_VERSION})")

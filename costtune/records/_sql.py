@@ -182,10 +182,8 @@ class RecordStore(BaseRecordStore):
             return
         if not create:
             raise RecordStoreError(f"no records database at '{path}'")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise RecordStoreError(f"cannot create records database '{path}': {e.strerror}") from None
+        if not path.parent.is_dir():  # a mistyped path must not grow a directory tree
+            raise RecordStoreError(f"cannot create records database '{path}': directory {path.parent} does not exist")
         if not os.access(path.parent, os.W_OK | os.X_OK):
             raise RecordStoreError(f"cannot create records database '{path}': directory not writable")
 
