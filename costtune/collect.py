@@ -10,7 +10,9 @@ names the same jobs, whatever ``samples`` is and however the work is split.
 
 With ``profile`` (the default for ``insns`` on aarch64) the counting run also
 reports its executed blocks, so every record keeps its per-function instruction
-counts in ``detail["functions"]`` (summing to the total), and the O0 and O3
+counts in ``detail["functions"]`` (summing to the total) and a hash of each of the
+program's own functions' normalised assembly (``detail["function_hashes"]``: equal
+hash, same code), and the O0 and O3
 references keep their blocks in ``detail["blocks"]`` - one qemu run, not two.
 
 Each job is claimed in the database, compiled, measured and written - record and
@@ -72,6 +74,7 @@ class CollectConfig:
     references: tuple[str, ...] = REFERENCES
     llvm: int | None = None
     cbench_root: str | None = None
+    testsuite_root: str | None = None
     claim_ttl: float = DEFAULT_CLAIM_TTL
     check: bool = True  #: compare outputs with the O0 reference
     #: a run may take this many times the O0 reference run (at least MIN_RUN_TIMEOUT
@@ -168,7 +171,7 @@ class CollectSummary:
 # -- planning ------------------------------------------------------------------------------
 
 def resolve_benchmarks(config: CollectConfig) -> list[Benchmark]:
-    suite = get_suite(config.suite, cbench_root=config.cbench_root)
+    suite = get_suite(config.suite, cbench_root=config.cbench_root, testsuite_root=config.testsuite_root)
     if not config.benchmarks:
         benches = [b for b in suite.list() if b.status == "ok"]
         if not benches:
@@ -355,8 +358,8 @@ class _Worker:
             rec.status, rec.value, rec.values = prev.status, prev.value, list(prev.values)
             rec.ci_halfwidth, rec.n, rec.stdout_hash = prev.ci_halfwidth, prev.n, prev.stdout_hash
             rec.stderr_tail, rec.host, rec.reused_from = prev.stderr_tail, prev.host, prev.id
-            for key in ("functions", "blocks"):
-                if key in prev.detail and (key == "functions" or job.label in PROFILED_REFERENCES):
+            for key in ("functions", "function_hashes", "blocks"):
+                if key in prev.detail and (key != "blocks" or job.label in PROFILED_REFERENCES):
                     rec.detail[key] = prev.detail[key]
             out.result = "reused"
         else:
@@ -379,11 +382,24 @@ class _Worker:
             rec.detail.update(measure_seconds=m.seconds, measure_detail=m.detail)
             if m.functions is not None:
                 rec.detail["functions"] = m.functions
+                if m.ok:
+                    rec.detail["function_hashes"] = function_hashes(art, tc)
                 if job.label in PROFILED_REFERENCES:
                     rec.detail["blocks"] = [[a, n, e] for a, n, e in m.blocks or ()]
             out.result = "measured"
         rec.finished_at = utcnow()
         return rec
+
+
+def function_hashes(artifact, toolchain) -> dict[str, str]:
+    """{function: hash of its normalised assembly} for the program's own functions: two
+    candidates with the same hash run the same code in that function."""
+    import hashlib
+
+    from costtune.asm import program_functions
+
+    return {name: hashlib.sha256(text.encode()).hexdigest()[:16]
+            for name, text in program_functions(artifact, "asm", toolchain).items()}
 
 
 _WORKER: _Worker | None = None

@@ -128,6 +128,9 @@ class DatasetConfig:
     jobs: int = 1  #: parallel recompiles
     plots: bool = True  #: write the PNG plots (matplotlib is the slow part of a small build)
     cbench_root: str | None = None  #: to resolve cbench/... programs
+    testsuite_root: str | None = None  #: to resolve testsuite/... programs
+    #: program -> train | validation | test, fixed beforehand (a corpus's family split); None: seeded
+    fixed_splits: dict[str, str] | None = None
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -417,8 +420,8 @@ class _Builder:
         if program not in self._benches:
             from costtune.benchmarks import get_benchmark
 
-            kwargs = {"cbench_root": self.cfg.cbench_root} if program.startswith("cbench/") else {}
-            self._benches[program] = get_benchmark(program, **kwargs)
+            self._benches[program] = get_benchmark(program, cbench_root=self.cfg.cbench_root,
+                                                    testsuite_root=self.cfg.testsuite_root)
         return self._benches[program]
 
     def candidate(self, record, latency: float, n_records: int) -> Candidate | str:
@@ -513,7 +516,7 @@ def build_dataset(config: DatasetConfig | None = None, *, progress: bool = False
         valid = {p: _valid_records(store, p, cfg) for p in programs}
     # fail before the slow part when the split cannot be made (checked again after recompiling)
     usable = [p for p in programs if len(_unique_sorted(valid[p][0], cfg.repr)) >= 2]
-    if usable and not cfg.split_explicit:
+    if usable and not cfg.split_explicit and cfg.fixed_splits is None:
         assign_splits(usable, cfg.split, cfg.seed, explicit=False)
 
     try:
@@ -542,7 +545,13 @@ def build_dataset(config: DatasetConfig | None = None, *, progress: bool = False
                             for r, ps in by_reason.items())
         raise DatasetError(f"no program has two usable candidates ({reasons})")
 
-    splits = assign_splits(list(cands_by_prog), cfg.split, cfg.seed, cfg.split_explicit)
+    if cfg.fixed_splits is not None:
+        splits = {s: sorted(p for p in cands_by_prog if cfg.fixed_splits.get(p) == s) for s in SPLITS}
+        unsplit = sorted(set(cands_by_prog) - {p for ps in splits.values() for p in ps})
+        if unsplit:
+            raise DatasetError(f"no fixed split for {', '.join(unsplit[:5])}")
+    else:
+        splits = assign_splits(list(cands_by_prog), cfg.split, cfg.seed, cfg.split_explicit)
     split_of = {p: s for s, ps in splits.items() for p in ps}
     all_pairs: dict[str, list[Pair]] = {s: [] for s in SPLITS}
     for program, cands in cands_by_prog.items():
@@ -578,6 +587,39 @@ def build_dataset(config: DatasetConfig | None = None, *, progress: bool = False
     log.info("dataset in %s: %d programs, %d candidates, %d pairs (%.1f s)", cfg.out, len(summary.used),
              summary.total_candidates, summary.total_pairs, summary.seconds)
     return summary
+
+
+def build_dataset_from_corpus(corpus: str | os.PathLike, config: DatasetConfig, *,
+                              progress: bool = False) -> DatasetSummary:
+    """Rebuild the training data of a corpus file on this machine.
+
+    The corpus is read into ``OUT/corpus.db`` (a records database), every
+    candidate is recompiled from the user's checkouts and its binary hash checked
+    against the measured one (a mismatch is reported and left out, see
+    ``dropped`` in the summary), and the programs keep the corpus's fixed
+    family split. ``config.db`` is ignored. A corpus measured with another LLVM
+    major than the one installed is refused: its binaries could not match.
+    """
+    from costtune.corpus import import_corpus, read_corpus
+    from costtune.toolchain import find
+
+    header, programs = read_corpus(corpus)
+    tc = find(header.get("llvm"), require_qemu=False)
+    if header.get("llvm") is not None and tc.llvm != header["llvm"]:
+        raise DatasetError(f"the corpus was measured with LLVM {header['llvm']}; LLVM {tc.llvm} is installed")
+    if header.get("metric") != config.metric or header.get("target") != config.target:
+        raise DatasetError(f"the corpus holds {header.get('metric')} on {header.get('target')}, not "
+                           f"{config.metric} on {config.target}")
+    try:
+        config.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatasetError(f"cannot create output directory {config.out}: {e.strerror}") from None
+    db = config.out / "corpus.db"
+    import_corpus(corpus, db)
+    config.db = str(db)
+    config.fixed_splits = {p["benchmark"]: p["split"] for p, _ in programs}
+    config.verify_hash = True
+    return build_dataset(config, progress=progress, toolchain=tc)
 
 
 def _config_json(cfg: DatasetConfig) -> dict[str, Any]:

@@ -4,7 +4,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from costtune.dataset import DEFAULT_SPLIT, REPRS, DatasetConfig, build_dataset, parse_split
+from costtune.dataset import (DEFAULT_SPLIT, REPRS, DatasetConfig, build_dataset, build_dataset_from_corpus,
+                              parse_split)
 from costtune.errors import DatasetError
 
 
@@ -19,7 +20,12 @@ def register(sub):
     p = sub.add_parser("dataset", help="build pairwise and ranking training data from a records database",
                        description="Step-sample each program's measured candidates, recompile them, pair "
                                    "those whose relative gap exceeds eps, and split by program.")
-    p.add_argument("--db", required=True, help="records database: file path, sqlite:///PATH or postgresql://...")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--db", help="records database: file path, sqlite:///PATH or postgresql://...")
+    src.add_argument("--from-corpus", metavar="FILE",
+                     help="a corpus file (costtune records export --format corpus): its candidates are "
+                          "recompiled from your checkouts, hash-checked, and keep the corpus's family split; "
+                          "e.g. --from-corpus benchmarks/corpus/corpus.jsonl.gz")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--benchmarks", nargs="+", metavar="B", help="programs to use (suite/name; default: all in the DB)")
     p.add_argument("--n", type=int, default=100, help="candidates step-sampled per program (default 100)")
@@ -39,17 +45,22 @@ def register(sub):
                    help="keep candidates whose recompiled binary differs from the measured one")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG latency plots")
     p.add_argument("--cbench-root", help="cBench checkout (for cbench/... programs)")
+    p.add_argument("--testsuite-root", help="llvm-test-suite checkout (for testsuite/... programs)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     cfg = DatasetConfig(
-        db=args.db, out=args.out, benchmarks=args.benchmarks, n=args.n, eps=args.eps, repr=args.repr,
+        db=args.db or "", out=args.out, benchmarks=args.benchmarks, n=args.n, eps=args.eps, repr=args.repr,
         metric=args.metric, target=args.target, split=args.split or DEFAULT_SPLIT,
         split_explicit=args.split is not None, seed=args.seed,
         max_pairs_per_program=args.max_pairs_per_program, verify_hash=not args.no_verify_hash,
-        jobs=args.jobs, plots=not args.no_plots, cbench_root=args.cbench_root)
-    s = build_dataset(cfg, progress=sys.stderr.isatty())
+        jobs=args.jobs, plots=not args.no_plots, cbench_root=args.cbench_root,
+        testsuite_root=args.testsuite_root)
+    if args.from_corpus:
+        s = build_dataset_from_corpus(args.from_corpus, cfg, progress=sys.stderr.isatty())
+    else:
+        s = build_dataset(cfg, progress=sys.stderr.isatty())
     width = max([len("program")] + [len(p.program) for p in s.programs])
     print(f"{'program':<{width}} {'records':>7} {'unique':>6} {'sampled':>7} {'pairs':>7}  {'split':<10}  note")
     for p in s.programs:
@@ -64,6 +75,12 @@ def run(args) -> int:
     for name, c in s.split_counts.items():
         print(f"{name:<10} {c['programs']:>8} {c['candidates']:>10} {c['pairs']:>7} {c['faster']:>7} "
               f"{c['slower']:>7}")
+    if args.from_corpus:
+        checked = sum(p.sampled + sum(p.dropped.values()) for p in s.programs)
+        bad = sum(p.dropped.get("hash_mismatch", 0) for p in s.programs)
+        failed = sum(p.dropped.get("recompile_failed", 0) for p in s.programs)
+        print(f"\nhash check: {checked - bad - failed} of {checked} recompiled candidates matched the measured "
+              f"binary ({bad} differ, {failed} failed to recompile: left out)")
     print(f"\n{len(s.used)} programs, {s.total_candidates} candidates, {s.total_pairs} pairs "
           f"(eps {cfg.eps}, n {cfg.n}, repr {cfg.repr}) in {s.out} ({s.seconds:.1f} s)")
     return 0

@@ -18,10 +18,13 @@ def register(sub):
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
     st.set_defaults(func=run_stats)
 
-    ex = s.add_parser("export", help="write records as research text files or JSON lines")
+    ex = s.add_parser("export", help="write records as research text files, JSON lines or a corpus file",
+                      description="corpus: this project's measurements only (no code), gzip JSON lines, "
+                                  "with families and the fixed split; e.g. costtune records export --db "
+                                  "runs/corpus.db --format corpus --out benchmarks/corpus/corpus.jsonl.gz")
     ex.add_argument("--db", required=True)
-    ex.add_argument("--format", required=True, choices=FORMATS)
-    ex.add_argument("--out", required=True, help="a directory (research) or a file (jsonl)")
+    ex.add_argument("--format", required=True, choices=(*FORMATS, "corpus"))
+    ex.add_argument("--out", required=True, help="a directory (research) or a file (jsonl, corpus)")
     ex.add_argument("--metric", help="only this metric")
     ex.add_argument("--benchmark", help="only this program (suite/name)")
     ex.set_defaults(func=run_export)
@@ -29,7 +32,7 @@ def register(sub):
     im = s.add_parser("import", help="read research text files or JSON lines into a database")
     im.add_argument("path", help="a research .txt file or a directory of them, or a .jsonl file")
     im.add_argument("--db", required=True)
-    im.add_argument("--format", required=True, choices=FORMATS)
+    im.add_argument("--format", required=True, choices=(*FORMATS, "corpus"))
     im.add_argument("--suite", help="research: the suite the file names belong to (e.g. cbench)")
     im.add_argument("--metric", help="research: the metric of the values (insns | wall)")
     im.add_argument("--target", default="aarch64", help="research: the target (default: aarch64)")
@@ -68,12 +71,27 @@ def run_stats(args) -> int:
 
 
 def run_export(args) -> int:
+    if args.format == "corpus":
+        from costtune.corpus import export_corpus
+
+        c = export_corpus(args.db, args.out, metric=args.metric or "insns",
+                          benchmarks=[args.benchmark] if args.benchmark else None)
+        splits = ", ".join(f"{k} {v}" for k, v in sorted(c.by_split.items()))
+        print(f"exported {c.programs} programs ({splits}), {c.candidates} candidates to {c.path}")
+        return 0
     s = export_records(args.db, args.format, args.out, metric=args.metric, benchmark=args.benchmark)
     print(f"exported {s.records} records to {s.out} ({len(s.files)} file(s))")
     return 0
 
 
 def run_import(args) -> int:
+    if args.format == "corpus":
+        from costtune.corpus import import_corpus
+
+        c = import_corpus(args.path, args.db)
+        print(f"imported {c.inserted} of {c.candidates} records ({c.programs} programs) from {c.path} "
+              f"into {args.db} ({c.candidates - c.inserted} already there)")
+        return 0
     kwargs = {}
     if args.format == "research":
         kwargs = dict(suite=args.suite, metric=args.metric, target=args.target, repeat=args.repeat,
