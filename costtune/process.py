@@ -131,12 +131,14 @@ def run(
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
     stdout_path: Path | None = None,
+    merge_stderr: bool = False,
 ) -> ProcessResult:
     """Run ``argv`` and return its result; never raises for a failing child.
 
     ``env=None`` inherits the caller's environment; pass :data:`MINIMAL_ENV`
     (or a copy) for a reproducible one. ``stdout_path`` streams stdout to a file
-    instead of memory (for large outputs).
+    instead of memory (for large outputs). ``merge_stderr`` sends stderr into
+    the same stream as stdout (like ``2>&1``); ``stderr`` is then empty.
     """
     argv = [os.fspath(a) for a in argv]
     if not argv:
@@ -152,7 +154,7 @@ def run(
                 env=dict(env) if env is not None else None,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=out_file or subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
                 start_new_session=True,
             )
         except FileNotFoundError as e:

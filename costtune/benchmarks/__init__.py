@@ -18,10 +18,11 @@ __all__ = ["Benchmark", "Suite", "DirectorySuite", "load_program", "get_suite", 
            "BUILTIN_DIR", "SUITES"]
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent.parent / "benchmarks" / "builtin"
-SUITES = ("builtin", "cbench", "csmith")
+SUITES = ("builtin", "cbench", "csmith", "testsuite")
 
 
 def get_suite(name: str, *, cbench_root: str | os.PathLike | None = None,
+              testsuite_root: str | os.PathLike | None = None,
               csmith_n: int | None = None, csmith_seed: int | None = None) -> Suite:
     if name == "builtin":
         return DirectorySuite(BUILTIN_DIR, name="builtin")
@@ -33,6 +34,10 @@ def get_suite(name: str, *, cbench_root: str | os.PathLike | None = None,
             raise UnknownBenchmark("the cbench suite needs --cbench-root DIR or COSTTUNE_CBENCH_ROOT "
                                    "(a checkout of ctuning-programs and ctuning-datasets-min)")
         return CBenchSuite(Path(root))
+    if name == "testsuite":
+        from costtune.benchmarks.testsuite import TestSuite
+
+        return TestSuite(testsuite_root)
     if name == "csmith":
         from costtune.benchmarks.csmith import CsmithSuite
 

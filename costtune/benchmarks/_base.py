@@ -41,6 +41,15 @@ class Benchmark:
     description: str = ""
     status: str = "ok"  #: "ok" or "unsupported"
     reason: str = ""  #: why unsupported
+    # A suite that ships its expected output (llvm-test-suite) checks a run against that
+    # file instead of the O0 build's output; the fields below say how.
+    stdin: Path | None = None  #: file fed to the program's stdin (else /dev/null)
+    expected_output: Path | None = None  #: the expected combined output (see the fields below)
+    merge_stderr: bool = False  #: stdout and stderr go to one stream, compared together
+    append_exit_status: bool = False  #: the expected output ends with ``exit N`` (N: the exit code)
+    hash_output: bool = False  #: the expected output is the md5 (hex) of the output
+    fp_tolerance: float = 0.0  #: numbers may differ by this much relative to the expected value
+    fp_abstolerance: float = 0.0  #: ... or by this much absolute
 
     @property
     def id(self) -> str:

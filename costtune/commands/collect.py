@@ -37,6 +37,7 @@ def register(sub):
                    help="comma list of reference presets (default: O0,O1,O2,O3; '' for none)")
     p.add_argument("--llvm", type=int, help="LLVM major version (default: newest installed)")
     p.add_argument("--cbench-root", help="cTuning checkout for --suite cbench")
+    p.add_argument("--testsuite-root", help="llvm-test-suite checkout for --suite testsuite")
     p.add_argument("--claim-ttl", type=float, default=DEFAULT_CLAIM_TTL,
                    help="seconds before another host may take over a job a dead worker claimed")
     p.add_argument("--timeout-factor", type=float, default=10.0,
@@ -58,7 +59,7 @@ def run(args) -> int:
         repeat=args.repeat, space=args.space, max_edits=args.max_edits, profile=False if args.no_profile else None,
         min_len=args.min_len, max_len=args.max_len,
         references=tuple(r for r in args.references.split(",") if r.strip()),
-        llvm=args.llvm, cbench_root=args.cbench_root, claim_ttl=args.claim_ttl,
+        llvm=args.llvm, cbench_root=args.cbench_root, testsuite_root=args.testsuite_root, claim_ttl=args.claim_ttl,
         timeout_factor=args.timeout_factor, check=not args.no_check, dedupe=not args.no_dedupe,
         progress=not args.no_progress, cache_max_gb=args.cache_max_gb,
     )

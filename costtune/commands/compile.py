@@ -17,12 +17,13 @@ def register(sub):
     p.add_argument("--out", type=Path, help="copy IR, asm, object, binary and artifact.json here")
     p.add_argument("--llvm", type=int, help="LLVM major version")
     p.add_argument("--cbench-root", help="cBench checkout (for cbench/...)")
+    p.add_argument("--testsuite-root", help="llvm-test-suite checkout (for testsuite/...)")
     p.add_argument("--json", action="store_true", help="print the artifact record as JSON")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    bench = get_benchmark(args.bench, cbench_root=args.cbench_root)
+    bench = get_benchmark(args.bench, cbench_root=args.cbench_root, testsuite_root=args.testsuite_root)
     res = compile_benchmark(bench, args.passes, args.target, toolchain.find(args.llvm))
     if not res.ok:
         raise CompileError(f"{bench.id} [{args.passes}]: {res.describe()}", res.step, res.stderr_tail)

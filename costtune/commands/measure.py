@@ -25,12 +25,13 @@ def register(sub):
     p.add_argument("--budget", type=float, default=60.0, help="wall: seconds of timed runs at most")
     p.add_argument("--llvm", type=int, help="LLVM major version")
     p.add_argument("--cbench-root", help="cBench checkout (for cbench/...)")
+    p.add_argument("--testsuite-root", help="llvm-test-suite checkout (for testsuite/...)")
     p.add_argument("--json", action="store_true", help="print the measurement as JSON")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    bench = get_benchmark(args.bench, cbench_root=args.cbench_root)
+    bench = get_benchmark(args.bench, cbench_root=args.cbench_root, testsuite_root=args.testsuite_root)
     tc = toolchain.find(args.llvm)
     res = compile_benchmark(bench, args.passes, args.target, tc)
     if not res.ok:

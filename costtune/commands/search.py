@@ -50,6 +50,7 @@ def register(sub):
     p.add_argument("--study-prefix", help="study names are PREFIX:suite/name:space (default: costtune)")
     p.add_argument("--llvm", type=int)
     p.add_argument("--cbench-root")
+    p.add_argument("--testsuite-root")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
@@ -67,7 +68,7 @@ def run(args) -> int:
         cache_max_gb=args.cache_max_gb, seed=args.seed,
         repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,
-        progress=False if args.no_progress else None)
+        testsuite_root=args.testsuite_root, progress=False if args.no_progress else None)
     res = run_search(config)
     if args.json:
         print(json.dumps(res.to_dict(), indent=2))

@@ -6,7 +6,7 @@ A :class:`Runner` executes one prepared :class:`RunJob` ``n`` times and returns 
 * **Run discipline.** Every run happens in a fresh, empty directory that holds a
   copy of the binary as ``./prog`` and copies of ``job.inputs`` (basename kept);
   the program is started as ``./prog *job.args`` with that directory as cwd,
-  stdin from ``/dev/null`` and exactly ``job.env`` as its environment (no
+  stdin from ``/dev/null`` (or ``job.stdin``) and exactly ``job.env`` as its environment (no
   inherited variables). Equal jobs therefore see equal argv, environment and
   cwd layout, which is what makes instruction counts repeatable.
 * **Timing is taken where the program runs** (the remote side for ``ssh``) and
@@ -50,6 +50,8 @@ class RunJob:
     outputs: list[str] = field(default_factory=list)
     timeout: float = 120.0  #: seconds for one run on this runner
     target: str = "aarch64"  #: "aarch64" | "host": what the binary was built for
+    stdin: Path | None = None  #: file fed to stdin (else /dev/null)
+    merge_stderr: bool = False  #: stderr goes into the stdout stream (``2>&1``)
 
     def __post_init__(self):
         self.binary = Path(self.binary)

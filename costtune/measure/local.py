@@ -77,9 +77,13 @@ class _HereRunner(Runner):
             try:
                 log_file = run_dir.parent / f"{run_dir.name}.qemu.log" if (count_insns or blocks) else None
                 argv = [*self._prefix(job, log_file, blocks), f"./{RUN_BASENAME}", *job.args]
+                stdin = job.stdin.read_bytes() if job.stdin is not None else None
                 with _Pinned(self.cpu):
-                    res = process.run(argv, timeout=job.timeout, cwd=run_dir, env=job.env)
-                r = RunResult(res.returncode, res.timed_out, res.seconds, stderr_tail=res.stderr_tail(1000))
+                    res = process.run(argv, timeout=job.timeout, cwd=run_dir, env=job.env, stdin=stdin,
+                                      merge_stderr=job.merge_stderr)
+                tail = (res.stdout[-1000:].decode("utf-8", "replace") if job.merge_stderr
+                        else res.stderr_tail(1000))
+                r = RunResult(res.returncode, res.timed_out, res.seconds, stderr_tail=tail)
                 if i == 0:
                     r.stdout = res.stdout
                     r.outputs = collect_outputs(run_dir, job.outputs)

@@ -22,6 +22,7 @@ from costtune.cache import cache_dir
 from costtune.errors import BenchmarkError
 from costtune.logging import get_logger
 from costtune.measure._base import RunJob, RunResult, sha256
+from costtune.measure.expected import check_expected
 from costtune.process import MINIMAL_ENV
 
 log = get_logger(__name__)
@@ -48,9 +49,23 @@ class Reference:
     compare_stdout: bool = True
     seconds: float = 0.0
     version: int = VERSION
+    #: a suite's own expected output (llvm-test-suite): when set, runs are checked against it
+    #: (see costtune.measure.expected) instead of against the O0 build's output
+    expected_output: str = ""
+    append_exit_status: bool = False
+    hash_output: bool = False
+    fp_tolerance: float = 0.0
+    fp_abstolerance: float = 0.0
 
     def compare(self, result: RunResult) -> str:
         """'' when ``result`` matches, else a one-line reason."""
+        if self.expected_output:
+            if result.stdout is None:
+                return ""
+            why = check_expected(result.stdout, result.returncode, Path(self.expected_output),
+                                 append_exit=self.append_exit_status, hash_output=self.hash_output,
+                                 rel=self.fp_tolerance, abs_=self.fp_abstolerance)
+            return f"output differs from the expected output ({why})" if why else ""
         if self.compare_stdout and result.stdout is not None:
             got = sha256(result.stdout)
             if got != self.stdout_hash:
@@ -60,6 +75,28 @@ class Reference:
             if got != want:
                 return f"output file {name} {'missing' if got is None else 'differs from the reference'}"
         return ""
+
+
+    def accepts_exit(self, result: RunResult) -> bool:
+        """A non-zero exit is part of the expected output (``exit N``) and ``result`` matches it."""
+        return (bool(self.expected_output) and self.append_exit_status and result.returncode is not None
+                and result.returncode > 0 and result.stdout is not None and not self.compare(result))
+
+
+def expected_reference(bench: Benchmark, target: str = "aarch64") -> Reference:
+    """A reference that checks runs against ``bench.expected_output`` alone (no O0 run)."""
+    if bench.expected_output is None:
+        raise BenchmarkError(f"{bench.id} has no expected output")
+    return Reference(key="", bench_id=bench.id, target=target, repeat=bench.repeat, args=bench.render_args(),
+                     returncode=0, stdout_hash="", stdout_head="", stdout_len=0, **_expectation(bench))
+
+
+def _expectation(bench: Benchmark) -> dict:
+    if bench.expected_output is None:
+        return {}
+    return dict(expected_output=str(bench.expected_output), append_exit_status=bench.append_exit_status,
+                hash_output=bench.hash_output, fp_tolerance=bench.fp_tolerance,
+                fp_abstolerance=bench.fp_abstolerance)
 
 
 def _first_diff(head: str, got: bytes) -> str:
@@ -76,7 +113,8 @@ def job_for(bench: Benchmark, binary: Path, target: str, repeat: int | None, tim
     env = dict(MINIMAL_ENV)
     env.update(bench.render_env(repeat))
     return RunJob(binary=binary, args=bench.render_args(repeat), env=env, inputs=list(bench.inputs),
-                  outputs=list(bench.outputs), timeout=timeout, target=target)
+                  outputs=list(bench.outputs), timeout=timeout, target=target, stdin=bench.stdin,
+                  merge_stderr=bench.merge_stderr)
 
 
 def reference_key(bench: Benchmark, target: str, repeat: int | None, fingerprint: str) -> str:
@@ -90,6 +128,10 @@ def reference_key(bench: Benchmark, target: str, repeat: int | None, fingerprint
     for p in bench.inputs:
         h.update(Path(p).name.encode())
         h.update(hashlib.sha256(Path(p).read_bytes()).digest())
+    if bench.stdin is not None or bench.expected_output is not None or bench.merge_stderr:
+        h.update(json.dumps(_expectation(bench), sort_keys=True).encode() + str(bench.merge_stderr).encode())
+        for p in (bench.stdin, bench.expected_output):
+            h.update(hashlib.sha256(Path(p).read_bytes()).digest() if p is not None else b"-")
     return h.hexdigest()
 
 
@@ -143,7 +185,13 @@ def _build_reference(bench: Benchmark, target: str, r: int, tc, key: str):
     with get_runner(None, target, "wall") as runner:
         timeout = bench.timeout * runner.timeout_factor * O0_TIMEOUT_FACTOR
         (run,) = runner.run(job_for(bench, res.artifact.binary, target, r, timeout), 1)
-    if not run.ok:
+    expectation = _expectation(bench)
+    if expectation and not run.timed_out and run.returncode is not None and run.returncode >= 0:
+        why = Reference(key=key, bench_id=bench.id, target=target, repeat=r, args=[], returncode=0,
+                        stdout_hash="", stdout_head="", stdout_len=0, **expectation).compare(run)
+        if why:
+            raise BenchmarkError(f"{bench.id}: the O0 build fails its reference output: {why}")
+    elif not run.ok:
         tail = run.stderr_tail.strip().splitlines()[-1:] or [""]
         raise BenchmarkError(f"{bench.id}: the O0 reference run failed on {runner.spec} "
                              f"({run.describe()}) {tail[0][:200]}".rstrip())
@@ -155,7 +203,7 @@ def _build_reference(bench: Benchmark, target: str, r: int, tc, key: str):
         stdout_len=len(run.stdout or b""),
         outputs={k: sha256(v) for k, v in outputs.items()},
         output_heads={k: v[:HEAD_CHARS].decode("utf-8", "replace") for k, v in outputs.items() if v is not None},
-        compare_stdout=bench.compare_stdout, seconds=round(run.seconds, 4),
+        compare_stdout=bench.compare_stdout, seconds=round(run.seconds, 4), **expectation,
     )
     missing = [k for k, v in ref.outputs.items() if v is None]
     if missing:

@@ -188,6 +188,9 @@ class SshRunner(Runner):
     def run(self, job: RunJob, n: int = 1, *, count_insns: bool = False, blocks: bool = False) -> list[RunResult]:
         if count_insns or blocks:
             raise MeasurementError("the ssh runner measures wall time only (use runner 'qemu' for insns)")
+        if job.stdin is not None or job.merge_stderr:
+            raise MeasurementError("the ssh runner cannot feed stdin or merge stderr into stdout "
+                                   "(llvm-test-suite programs): use runner 'qemu' or 'local'")
         remote = self._upload(job)
         env = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(job.env.items()))
         cmd = (f"cd {shlex.quote(remote)} && exec env -i {env} bash ./run.sh {int(n)} "

@@ -62,6 +62,7 @@ class SearchConfig(YamlConfig):
     cache_max_gb: float = 20.0  # compile cache cap, checked every few minutes (0: no cap)
     llvm: int | None = None
     cbench_root: str | None = None
+    testsuite_root: str | None = None
     progress: bool = True
 
     def __post_init__(self):

@@ -408,7 +408,8 @@ def _resolve(config: SearchConfig):
 
     if not config.benchmarks:
         raise UnknownBenchmark("name the programs to search with --benchmarks")
-    suite = get_suite(config.suite, **({"cbench_root": config.cbench_root} if config.cbench_root else {}))
+    roots = {"cbench_root": config.cbench_root, "testsuite_root": config.testsuite_root}
+    suite = get_suite(config.suite, **{k: v for k, v in roots.items() if v})
     out = []
     for name in config.benchmarks:
         prefix = f"{suite.name}/"
