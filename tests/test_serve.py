@@ -10,6 +10,7 @@ health and SIGTERM.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -342,3 +343,164 @@ def test_load_model_swaps_the_served_model_only_when_allowed(models, tmp_path):
             assert after != before and after == pytest.approx(CostModel.from_pretrained(other).score(cands), abs=1e-6)
     finally:
         running.stop(1)
+
+
+# -- hostile clients (issue 25): right status, short message, nothing about the host, the server serves on --
+
+def test_hostile_requests_get_the_right_status_and_a_short_message(models, tmp_path):
+    S = grpc.StatusCode
+    own = tmp_path / "own"  # a program directory on the server's disk: not a served suite
+    own.mkdir()
+    (own / "bench.yaml").write_text("name: own\nsources: [m.c]\n")
+    (own / "m.c").write_text("int main(void){return 0;}\n")
+    deep = "function(" * 1000 + "instcombine" + ")" * 1000
+    many = ",".join(["instcombine"] * 20000)
+    huge = "function(" + ",".join(["sroa"] * 25000) + ")"  # 125 KB: overflowed the client's metadata before
+    cands = lambda p: [pb.Candidate(pipeline=p)]  # noqa: E731
+    cases = {
+        "nested 1000": (dict(benchmark="builtin/bitcount", candidates=cands(deep)), S.INVALID_ARGUMENT),
+        "20000 passes": (dict(benchmark="builtin/bitcount", candidates=cands(many)), S.RESOURCE_EXHAUSTED),
+        "100 KB pipeline": (dict(benchmark="builtin/bitcount", candidates=cands(huge)), S.RESOURCE_EXHAUSTED),
+        "300-char name": (dict(benchmark="builtin/" + "x" * 300, candidates=cands("O3")), S.INVALID_ARGUMENT),
+        "target x86_64": (dict(benchmark="builtin/bitcount", target="x86_64", candidates=cands("O3")),
+                          S.INVALID_ARGUMENT),
+        "target path": (dict(benchmark="builtin/bitcount", target="../../../etc", candidates=cands("O3")),
+                        S.INVALID_ARGUMENT),
+        "/proc/self/cwd": (dict(benchmark="/proc/self/cwd", candidates=cands("O3")), S.NOT_FOUND),
+        "/proc/self": (dict(benchmark="/proc/self", candidates=cands("O3")), S.NOT_FOUND),
+        "dir on disk": (dict(benchmark=str(own), candidates=cands("O3")), S.NOT_FOUND),
+        "traversal": (dict(benchmark="builtin/../../etc", candidates=cands("O3")), S.NOT_FOUND),
+        "csmith": (dict(benchmark="csmith/csmith-999999999", candidates=cands("O3")), S.NOT_FOUND),
+        "huge id": (dict(candidates=[pb.Candidate(id="i" * 100_000, text="f:\n ret\n")]), S.RESOURCE_EXHAUSTED),
+        "huge listing": (dict(candidates=[pb.Candidate(text="f:\n" + " ret\n" * 1_100_000)]), S.RESOURCE_EXHAUSTED),
+        "huge model name": (dict(model="m" * 100_000, candidates=[pb.Candidate(text="f:\n ret\n")]), S.NOT_FOUND),
+    }
+    running = _serve(models["rank"])
+    ch = grpc.insecure_channel(_addr(running), options=[("grpc.max_send_message_length", 64 << 20)])
+    stub = pb_grpc.CostModelServiceStub(ch)
+    try:
+        good = _req([r["functions"] for r in models["rows"][:2]])
+        before = list(stub.Score(good).costs)
+        for name, (req, code) in cases.items():
+            got, details = _code(stub.Score, pb.ScoreRequest(**req))
+            assert got == code and len(details) < 400, (name, got, details[:500])
+            assert os.getcwd() not in details and str(os.getpid()) not in details.split("'")[0], (name, details)
+        assert not any(p.name.startswith("csmith-999999999") for p in Path(tmp_path).rglob("*"))
+        assert list(stub.Score(good).costs) == before
+    finally:
+        ch.close()
+        running.stop(1)
+
+
+def test_a_deeply_nested_compare_prompt_is_invalid_argument(sft_server):
+    ch, stub = _stub(sft_server)
+    try:
+        got, details = _code(stub.Compare, pb.CompareRequest(prompt="{" + '"a":[' * 100_000))
+        assert got == grpc.StatusCode.INVALID_ARGUMENT and len(details) < 400, (got, details[:300])
+        got, details = _code(stub.Compare, pb.CompareRequest(prompt="[" * 200_000 + "]" * 200_000))
+        assert got == grpc.StatusCode.INVALID_ARGUMENT and len(details) < 400, (got, details[:300])
+    finally:
+        ch.close()
+
+
+def test_work_of_a_client_that_has_gone_is_dropped_and_others_keep_their_latency(models):
+    import threading
+
+    running = _serve(models["rank"], cache=False, max_batch=8)
+    ch, stub = _stub(running)
+    try:
+        # 1000 distinct listings: many model calls; the client gives up after 1 s
+        big = _req([f"f{i}:\n add x0, x0, #{i}\n ret\n" for i in range(1000)])
+        small = _req([models["rows"][0]["functions"]])
+        stub.Score(small)  # warm
+        idle = []
+        for _ in range(3):
+            t = time.perf_counter()
+            stub.Score(small, timeout=60)
+            idle.append(time.perf_counter() - t)
+        errors = []
+
+        def hog():
+            try:
+                stub.Score(big, timeout=1.0)
+            except grpc.RpcError as e:
+                errors.append(e.code())
+
+        th = threading.Thread(target=hog)
+        th.start()
+        time.sleep(0.2)
+        t = time.perf_counter()
+        stub.Score(small, timeout=60)  # served between the hog's slices, not after all of them
+        busy = time.perf_counter() - t
+        th.join()
+        assert errors == [grpc.StatusCode.DEADLINE_EXCEEDED]
+        time.sleep(0.5)
+        b = running.service.batcher
+        assert b.dropped >= 1 and not b.pending  # the rest of the hog's work was dropped
+        calls = b.batches
+        time.sleep(1.0)
+        assert b.batches == calls  # and nothing runs for it any more
+        assert busy < max(idle) * 3 + 1.0, (busy, idle)
+    finally:
+        ch.close()
+        running.stop(1)
+
+
+def test_two_load_models_at_once_and_a_failed_load_never_break_the_next(models, tmp_path):
+    import threading
+
+    from costtune.errors import ServerError
+
+    running = _serve(models["rank"], allow_load=True)
+    results = []
+
+    def load():
+        with Client(_addr(running), timeout=120, retries=0) as c:
+            try:
+                results.append(c.load_model(models["rank"]).path)
+            except ServerError as e:
+                results.append(str(e))
+
+    try:
+        threads = [threading.Thread(target=load) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert str(models["rank"]) in results, results
+        assert all(r == str(models["rank"]) or "ABORTED" in r for r in results), results
+        broken = tmp_path / "broken"
+        broken.mkdir()
+        (broken / "costtune_model.json").write_text("[1, 2]")
+        with Client(_addr(running), timeout=120, retries=0) as c:
+            with pytest.raises(InvalidRequest, match="JSON object"):
+                c.load_model(broken)
+            assert c.load_model(models["rank"]).path == str(models["rank"])  # the next load works
+            assert c.health() == "SERVING"
+    finally:
+        running.stop(1)
+
+
+def test_serve_refuses_bad_ports_and_broken_model_configs_in_one_line(models, tmp_path, capsys):
+    import shutil
+
+    for port in ("99999", "-1"):
+        assert cli_main(["serve", "--port", port, "--model", str(models["rank"])]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "not a TCP port" in err[0], err
+    for name, text in {"list": "[1, 2]", "nested": "[" * 100_000 + "]" * 100_000}.items():
+        d = tmp_path / name
+        d.mkdir()
+        (d / "costtune_model.json").write_text(text)
+        assert cli_main(["serve", "--port", "0", "--model", str(d)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("costtune: error: corrupt"), err
+    xyz = tmp_path / "xyz"
+    shutil.copytree(models["rank"], xyz)
+    cfg = json.loads((xyz / "costtune_model.json").read_text())
+    (xyz / "costtune_model.json").write_text(json.dumps({**cfg, "head": "xyz"}))
+    assert cli_main(["serve", "--port", "0", "--model", str(xyz)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'xyz'" in err[0], err
+    assert cli_main(["serve", "--port", "0", "--suites", "builtin,/etc", "--model", str(models["rank"])]) == 2
+    assert "cannot serve suite" in capsys.readouterr().err

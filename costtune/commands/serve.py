@@ -23,6 +23,10 @@ def register(sub):
     p.add_argument("--allow-load", action="store_true",
                    help="let clients replace the served model by a model directory on this host (LoadModel; "
                         "what `costtune search --server ... --retrain-every N` uses)")
+    p.add_argument("--suites", default=None,
+                   help="comma list of the suites whose programs clients may name for pipeline candidates "
+                        "(default: builtin, plus cbench where a cTuning checkout is configured)")
+    p.add_argument("--cbench-root", default=None, help="cTuning checkout (default: COSTTUNE_CBENCH_ROOT)")
     p.set_defaults(func=run)
 
 
@@ -39,14 +43,20 @@ def _print(kind, **kw):
 
 
 def run(args) -> int:
+    import os
+
     from costtune.errors import ConfigError
 
+    if args.suites is None:
+        suites = ("builtin", "cbench") if args.cbench_root or os.environ.get("COSTTUNE_CBENCH_ROOT") else ("builtin",)
+    else:
+        suites = tuple(x.strip() for x in args.suites.split(",") if x.strip())
     try:
         cfg = ServerConfig(host=args.host, port=args.port, max_candidates=args.max_candidates,
                            max_request_bytes=int(args.max_request_mb * 2**20), max_batch=args.max_batch,
                            batch_wait_ms=args.batch_wait_ms, cache=not args.no_cache, cache_size=args.cache_size,
                            workers=args.workers, threads=args.threads, device=args.device,
-                           allow_load=args.allow_load)
+                           allow_load=args.allow_load, suites=suites, cbench_root=args.cbench_root)
     except ValueError as e:
         raise ConfigError(f"serve: {e}") from None
     return serve(args.model, cfg, on_event=_print)

@@ -34,6 +34,7 @@ SLOWER = "code1 is slower than code2"
 #: the instruction of the research prompt by representation (as costtune.dataset writes it)
 INSTRUCTIONS = {"asm": "compare the performance of the two arm64 assembly code",
                 "ir": "compare the performance of the two llvm ir code"}
+_LOAD_LOCK = threading.Lock()
 _PROMPT = re.compile(r"^\s*instruction:[ \t]*(?P<instruction>.*?)\ncode1:[ \t]?(?P<code1>.*?)\ncode2:[ \t]?"
                      r"(?P<code2>.*?)(?:\noutput:[ \t]*)?\s*$", re.S)
 
@@ -60,7 +61,9 @@ def parse_prompt(prompt: str) -> tuple[str, str, str]:
         try:
             rec = json.loads(s)
         except ValueError as e:
-            raise InvalidRequest(f"prompt looks like JSON but does not parse: {e}") from None
+            raise InvalidRequest(f"prompt looks like JSON but does not parse: {str(e)[:100]}") from None
+        except RecursionError:
+            raise InvalidRequest("prompt is JSON nested too deep") from None
         if not isinstance(rec, dict):
             raise InvalidRequest("a JSON prompt must be one record object")
         get = lambda k: rec.get(k, rec.get(k.rstrip(":")))  # noqa: E731
@@ -95,7 +98,8 @@ class ServedModel:
         from costtune.model import CostModel
 
         try:
-            model = CostModel.from_pretrained(directory, device=device, threads=threads)
+            with _LOAD_LOCK:  # two loads at once corrupt each other (transformers' meta-device init is global)
+                model = CostModel.from_pretrained(directory, device=device, threads=threads)
         except CostTuneError:
             raise
         except Exception as e:  # noqa: BLE001 - torch/transformers raise anything for a broken directory

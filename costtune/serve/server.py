@@ -11,11 +11,18 @@ requests share one ``score`` call); ``info()`` (name, head, repr, base, version,
 parameters, device); ``compare(code1, code2, prompt=None)``; ``clear_cache()``.
 
 Errors: a malformed message (bytes that do not parse), an empty or inconsistent
-request, an unknown representation -> INVALID_ARGUMENT; more candidates than
-``max_candidates`` or a message over ``max_request_bytes`` -> RESOURCE_EXHAUSTED;
-a model name other than the one loaded, an unknown benchmark -> NOT_FOUND; a
-candidate pipeline that does not compile -> FAILED_PRECONDITION. None of these
+request, an unknown representation or target, a pipeline nested too deep -> INVALID_ARGUMENT;
+more candidates than ``max_candidates``, a message over ``max_request_bytes``, a field
+over its limit (:data:`LIMITS`: what a real candidate needs) -> RESOURCE_EXHAUSTED;
+a model name other than the one loaded, a benchmark outside the suites the server
+was started with -> NOT_FOUND; a candidate pipeline that does not compile ->
+FAILED_PRECONDITION. Messages are short and never echo a large input. None of these
 stops the server.
+
+Work is bounded: the batcher serves queued requests round robin, ``max_batch``
+candidates (and ``max_batch_bytes`` of text) per model call, so one large request
+does not hold the model while others wait; a request whose client has gone (deadline
+passed, cancelled) is dropped from the queue and its compiles stop.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -43,6 +51,31 @@ from costtune.serve.errors import code_for
 log = get_logger(__name__)
 SERVICE = pb.DESCRIPTOR.services_by_name["CostModelService"].full_name
 REPRS = ("asm", "ir")
+#: suites a server may be started with (never a directory path a client could name, nor csmith)
+SERVABLE_SUITES = ("builtin", "cbench", "codelets", "polybench", "testsuite")
+#: per-field limits, set from what a real candidate needs: an O3 pipeline with edits is a few KB and
+#: ~100 passes nested 4 deep; a whole cBench program's listing (jpeg, 34k instructions) under 2 MB
+LIMITS = {"pipeline_chars": 64 << 10, "pipeline_passes": 2000, "pipeline_depth": 32, "benchmark_chars": 128,
+          "listing_bytes": 4 << 20, "functions": 20_000, "function_name_chars": 1024, "short_field_chars": 256}
+_BENCH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)*\Z")
+
+
+def _short(text: str, n: int = 60) -> str:
+    """``text`` as a message may quote it: at most ``n`` characters, printable."""
+    text = str(text)
+    cut = text[:n].encode("ascii", "backslashreplace").decode()
+    return repr(cut + ("..." if len(text) > n else ""))
+
+
+def _depth(pipeline: str) -> int:
+    deepest = level = 0
+    for ch in pipeline:
+        if ch in "(<":
+            level += 1
+            deepest = max(deepest, level)
+        elif ch in ")>":
+            level -= 1
+    return deepest
 
 
 @dataclass
@@ -60,10 +93,20 @@ class ServerConfig:
     threads: int | None = None  #: torch CPU threads (None = torch's default)
     device: str = "cpu"
     allow_load: bool = False  #: accept LoadModel (a client names a model directory on this host to serve instead)
+    suites: tuple = ("builtin",)  #: the only suites whose programs a client may name (pipelines are compiled on them)
+    cbench_root: str | None = None  #: for the cTuning suites (else COSTTUNE_CBENCH_ROOT)
+    testsuite_root: str | None = None
+    max_batch_bytes: int = 1 << 20  #: listing bytes per model call (a larger candidate goes alone)
 
     def __post_init__(self):
         if self.max_candidates < 1 or self.max_batch < 1 or self.max_request_bytes < 1024:
             raise ValueError("max_candidates and max_batch must be >= 1, max_request_bytes >= 1024")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port {self.port} is not a TCP port (0-65535; 0 = any free port)")
+        self.suites = tuple(self.suites)
+        bad = [x for x in self.suites if x not in SERVABLE_SUITES]
+        if bad:
+            raise ValueError(f"cannot serve suite {_short(bad[0])} (choose from {', '.join(SERVABLE_SUITES)})")
 
 
 def content_key(item, repr_: str) -> str:
@@ -92,17 +135,39 @@ def _parser(cls):
     return parse
 
 
+class _Job:
+    """One request's items in the batcher: scored in slices, dropped when its client has gone."""
+
+    def __init__(self, items: list, context=None):
+        self.items, self.context = items, context
+        self.fut: futures.Future = futures.Future()
+        self.costs: list = [None] * len(items)
+        self.next = 0  #: first item not yet sent to the model
+        self.left = len(items)  #: items without a cost yet
+
+    def gone(self) -> bool:
+        return self.fut.done() or (self.context is not None and not self.context.is_active())
+
+
+def _size(item) -> int:
+    return sum(map(len, item.values())) if isinstance(item, dict) else len(item)
+
+
 class _Batcher:
     """One thread that owns the model: gathers jobs (one per request) into model calls.
 
-    For a batchable model, jobs of concurrent requests are concatenated up to
-    ``max_batch`` items (a job is never split); otherwise each job is one call. When a
-    combined call fails, its jobs are retried one by one, so one request's bad input
-    cannot fail another's.
+    For a batchable model, slices of the queued jobs are concatenated up to ``max_batch``
+    items and ``max_batch_bytes`` of text, taking jobs round robin (a job with more left
+    goes back to the end of the queue), so a large request shares the model with small
+    ones instead of holding it. A non-batchable model scores one whole job per call. A job
+    whose client has gone is dropped. When a combined call fails, its slices are retried
+    one by one, so one request's bad input cannot fail another's.
     """
 
-    def __init__(self, model, max_batch: int, wait_s: float, clear_each: bool):
+    def __init__(self, model, max_batch: int, wait_s: float, clear_each: bool, max_batch_bytes: int = 1 << 20):
         self.model, self.max_batch, self.wait_s, self.clear_each = model, max_batch, wait_s, clear_each
+        self.max_batch_bytes = max_batch_bytes
+        self.dropped = 0
         self.batchable = bool(getattr(model, "batchable", True))
         self.cv = threading.Condition()
         self.pending: deque = deque()  # (items, Future)
@@ -113,14 +178,14 @@ class _Batcher:
         self.thread = threading.Thread(target=self._loop, name="costtune-batcher", daemon=True)
         self.thread.start()
 
-    def submit(self, items: list) -> futures.Future:
-        fut: futures.Future = futures.Future()
+    def submit(self, items: list, context=None) -> futures.Future:
+        job = _Job(items, context)
         with self.cv:
             if self.stopped:
                 raise CostTuneError("server is shutting down")
-            self.pending.append((items, fut))
+            self.pending.append(job)
             self.cv.notify()
-        return fut
+        return job.fut
 
     def stop(self) -> None:
         with self.cv:
@@ -129,13 +194,38 @@ class _Batcher:
         self.thread.join(timeout=30)
 
     def _take(self) -> list:
-        jobs = [self.pending.popleft()]
-        n = len(jobs[0][0])
-        while self.batchable and self.pending and n + len(self.pending[0][0]) <= self.max_batch:
-            job = self.pending.popleft()
-            jobs.append(job)
-            n += len(job[0])
-        return jobs
+        """(job, start, end) slices for one model call (under the lock)."""
+        parts: list = []
+        n = size = 0
+        while self.pending:
+            job = self.pending[0]
+            if job.gone():
+                self.pending.popleft()
+                self.dropped += 1
+                if not job.fut.done():
+                    job.fut.set_exception(CostTuneError("the client has gone (deadline passed or cancelled)"))
+                continue
+            if not self.batchable:
+                if parts:
+                    break
+                self.pending.popleft()
+                job.next = len(job.items)
+                return [(job, 0, len(job.items))]
+            start = end = job.next
+            while (end < len(job.items) and n < self.max_batch
+                   and (n == 0 or size + _size(job.items[end]) <= self.max_batch_bytes)):
+                size += _size(job.items[end])
+                n += 1
+                end += 1
+            if end == start:
+                break
+            parts.append((job, start, end))
+            job.next = end
+            self.pending.popleft()
+            if end < len(job.items):
+                self.pending.append(job)  # round robin: the rest waits behind the others
+                break
+        return parts
 
     def _loop(self) -> None:
         while True:
@@ -146,13 +236,14 @@ class _Batcher:
                     return
                 if self.batchable:
                     deadline = time.monotonic() + self.wait_s
-                    while sum(len(j[0]) for j in self.pending) < self.max_batch and not self.stopped:
+                    while sum(len(j.items) - j.next for j in self.pending) < self.max_batch and not self.stopped:
                         left = deadline - time.monotonic()
                         if left <= 0:
                             break
                         self.cv.wait(left)
-                jobs = self._take()
-            self._run(jobs)
+                parts = self._take()
+            if parts:
+                self._run(parts)
 
     def _call(self, items: list) -> list[float]:
         if self.clear_each and hasattr(self.model, "clear_cache"):
@@ -165,21 +256,28 @@ class _Batcher:
             raise CostTuneError(f"model returned {len(costs)} costs for {len(items)} candidates")
         return costs
 
-    def _run(self, jobs: list) -> None:
+    def _run(self, parts: list) -> None:
+        parts = [p for p in parts if not p[0].fut.done()]
+        if not parts:
+            return
         try:
-            costs = self._call([it for items, _ in jobs for it in items])
+            costs = self._call([it for job, a, b in parts for it in job.items[a:b]])
         except Exception as e:  # noqa: BLE001 - reported to the requests, the server goes on
-            if len(jobs) > 1:
-                for job in jobs:
-                    self._run([job])
+            if len(parts) > 1:
+                for part in parts:
+                    self._run([part])
                 return
-            log.exception("model call failed")
-            jobs[0][1].set_exception(e)
+            log.warning("model call failed: %s: %s", type(e).__name__, str(e)[:200])
+            if not parts[0][0].fut.done():
+                parts[0][0].fut.set_exception(e)
             return
         at = 0
-        for items, fut in jobs:
-            fut.set_result([float(c) for c in costs[at:at + len(items)]])
-            at += len(items)
+        for job, a, b in parts:
+            job.costs[a:b] = [float(c) for c in costs[at:at + b - a]]
+            at += b - a
+            job.left -= b - a
+            if job.left == 0 and not job.fut.done():
+                job.fut.set_result(job.costs)
 
 
 class _LRU:
@@ -217,12 +315,18 @@ class ScoringService:
         self.started = time.monotonic()
         self.counters = {"requests": 0, "candidates": 0, "errors": 0, "cache_hits": 0, "cache_misses": 0}
         self.latencies: deque = deque(maxlen=20_000)
+        self.load_lock = threading.Lock()  #: one LoadModel at a time; a second is refused (ABORTED)
+        self.suites: dict = {}  #: name -> Suite, the only programs a request may name
+        for name in config.suites:
+            from costtune.benchmarks import get_suite
+
+            self.suites[name] = get_suite(name, cbench_root=config.cbench_root, testsuite_root=config.testsuite_root)
 
     # -- life cycle -------------------------------------------------------
     def set_model(self, model) -> None:
         """Serve ``model``; a model served before is replaced at once (its queued requests finish on it)."""
         batcher = _Batcher(model, self.config.max_batch, self.config.batch_wait_ms / 1000,
-                           clear_each=not self.config.cache)
+                           clear_each=not self.config.cache, max_batch_bytes=self.config.max_batch_bytes)
         with self.lock:
             old = self.batcher
             self.info = dict(model.info()) if hasattr(model, "info") else {}
@@ -253,7 +357,7 @@ class ScoringService:
     def _abort(self, context, code: grpc.StatusCode, message: str):
         with self.lock:
             self.counters["errors"] += 1
-        context.abort(code, message)
+        context.abort(code, message[:1000])  # a status message never carries a large input back
 
     def _check(self, request, context, needs_model: bool = True) -> None:
         if isinstance(request, _Malformed):
@@ -262,7 +366,7 @@ class ScoringService:
             self._abort(context, grpc.StatusCode.UNAVAILABLE, "model is still loading")
         name = self.info.get("name", "")
         if getattr(request, "model", "") and request.model != name:
-            self._abort(context, grpc.StatusCode.NOT_FOUND, f"unknown model '{request.model}' (serving '{name}')")
+            self._abort(context, grpc.StatusCode.NOT_FOUND, f"unknown model {_short(request.model)} (serving '{name}')")
 
     def _items(self, request, context) -> list:
         n = len(request.candidates)
@@ -273,22 +377,37 @@ class ScoringService:
                         f"{n} candidates exceed the limit of {self.config.max_candidates} per request")
         model_repr = self.info.get("repr", "asm")
         if request.repr and request.repr not in REPRS:
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"unknown repr '{request.repr}' (asm|ir)")
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"unknown repr {_short(request.repr)} (asm|ir)")
         if request.repr and request.repr != model_repr:
             self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                         f"request repr '{request.repr}' does not match the model's '{model_repr}'")
         items = []
+        too_big = lambda what, n, limit: self._abort(  # noqa: E731
+            context, grpc.StatusCode.RESOURCE_EXHAUSTED, f"candidate {i}: {what} of {n:,} exceeds the limit of {limit:,}")
         for i, c in enumerate(request.candidates):
             kinds = [k for k in ("pipeline", "text", "functions") if getattr(c, k)]
             if len(kinds) != 1:
                 self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                             f"candidate {i}: give exactly one of pipeline, text, functions "
                             f"(got {' and '.join(kinds) or 'none'})")
+            if len(c.id) > LIMITS["short_field_chars"]:
+                too_big("an id", len(c.id), LIMITS["short_field_chars"])
             if c.pipeline:
+                self._check_pipeline(i, c.pipeline, context, too_big)
                 items.append(("pipeline", c.pipeline))
             elif c.text:
+                if len(c.text) > LIMITS["listing_bytes"]:
+                    too_big("a listing", len(c.text), LIMITS["listing_bytes"])
                 items.append(c.text)
             else:
+                if len(c.functions) > LIMITS["functions"]:
+                    too_big("functions", len(c.functions), LIMITS["functions"])
+                longest = max(len(f.name) for f in c.functions)
+                if longest > LIMITS["function_name_chars"]:
+                    too_big("a function name", longest, LIMITS["function_name_chars"])
+                size = sum(len(f.text) for f in c.functions)
+                if size > LIMITS["listing_bytes"]:
+                    too_big("a listing", size, LIMITS["listing_bytes"])
                 fns = {f.name: f.text for f in c.functions}
                 if len(fns) != len(c.functions):
                     self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"candidate {i}: duplicate function names")
@@ -299,28 +418,62 @@ class ScoringService:
             items = self._compile(request, items, context, model_repr)
         return items
 
+    def _check_pipeline(self, i: int, pipeline: str, context, too_big) -> None:
+        if len(pipeline) > LIMITS["pipeline_chars"]:
+            too_big("a pipeline", len(pipeline), LIMITS["pipeline_chars"])
+        passes = pipeline.count(",") + 1
+        if passes > LIMITS["pipeline_passes"]:
+            too_big("passes", passes, LIMITS["pipeline_passes"])
+        if _depth(pipeline) > LIMITS["pipeline_depth"]:
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                        f"candidate {i}: pipeline nested deeper than {LIMITS['pipeline_depth']} levels")
+
+    def _benchmark(self, spec: str, context):
+        """The served program ``spec`` names: only ``suite/name`` in the suites this server was started with."""
+        if len(spec) > LIMITS["benchmark_chars"]:
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                        f"benchmark name of {len(spec):,} characters exceeds the limit of {LIMITS['benchmark_chars']}")
+        suite, _, name = spec.partition("/")
+        if suite not in self.suites or not _BENCH_NAME.match(name):
+            self._abort(context, grpc.StatusCode.NOT_FOUND,
+                        f"unknown benchmark {_short(spec)} (this server serves suite/name in: "
+                        f"{', '.join(self.suites) or 'no suite'})")
+        try:
+            bench = self.suites[suite].get(name)
+        except CostTuneError as e:
+            self._abort(context, code_for(e), str(e)[:300])
+        except Exception as e:  # noqa: BLE001 - a name the suite cannot look up
+            self._abort(context, grpc.StatusCode.NOT_FOUND, f"unknown benchmark {_short(spec)} ({type(e).__name__})")
+        return bench
+
     def _compile(self, request, items, context, model_repr):
         from costtune.asm import program_functions
-        from costtune.benchmarks import get_benchmark
         from costtune.compile import compile_benchmark
+        from costtune.toolchain import TARGETS
 
         target = request.target or self.config.target
-        try:
-            bench = get_benchmark(request.benchmark)
-        except CostTuneError as e:
-            self._abort(context, code_for(e), str(e))
+        if target not in TARGETS:
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                        f"unknown target {_short(target)} (choose from {', '.join(TARGETS)})")
+        bench = self._benchmark(request.benchmark, context)
         out = []
         for item in items:
             if not isinstance(item, tuple):
                 out.append(item)
                 continue
+            if not context.is_active():  # the client has gone: compile nothing more for it
+                self._abort(context, grpc.StatusCode.CANCELLED, "the client has gone")
             try:
                 res = compile_benchmark(bench, item[1], target)
             except CostTuneError as e:
-                self._abort(context, code_for(e), str(e))
+                code = code_for(e)
+                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT if code == grpc.StatusCode.INTERNAL else code,
+                            f"{bench.id} [{_short(item[1])}]: {str(e)[:300]}")
+            except RecursionError:
+                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"{bench.id}: pipeline nested too deep")
             if not res.ok:
                 self._abort(context, grpc.StatusCode.FAILED_PRECONDITION,
-                            f"{bench.id} [{item[1]}]: {res.describe()}")
+                            f"{bench.id} [{_short(item[1])}]: {res.describe()}")
             out.append(program_functions(res.artifact, model_repr))
         return out
 
@@ -342,7 +495,7 @@ class ScoringService:
             # a pairwise-sft model ranks the candidates of one call against each other: send them all
             todo = [items[missing[k][0]] for k in order] if use_cache else items
             try:
-                pending = batcher.submit(todo) if missing else None
+                pending = batcher.submit(todo, context) if missing else None
             except CostTuneError as e:  # the server is shutting down
                 pending = e
         hits = len(items) - sum(len(v) for v in missing.values())
@@ -390,13 +543,20 @@ class ScoringService:
                         f"model '{self.info.get('name', '')}' (head {self.info.get('head')}) has no Compare")
         if not request.prompt and not (request.code1 and request.code2):
             self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "give a prompt, or code1 and code2")
+        for field in ("prompt", "code1", "code2"):
+            n = len(getattr(request, field))
+            if n > 2 * LIMITS["listing_bytes"]:
+                self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            f"{field} of {n:,} characters exceeds the limit of {2 * LIMITS['listing_bytes']:,}")
         start = time.perf_counter()
         try:
             prediction, p = self.model.compare(request.code1, request.code2, prompt=request.prompt or None)
         except CostTuneError as e:
             code = code_for(e)
             self._abort(context, grpc.StatusCode.INVALID_ARGUMENT if code == grpc.StatusCode.INTERNAL else code,
-                        str(e))
+                        str(e)[:300])
+        except RecursionError:
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "prompt nested too deep")
         with self.lock:
             self.counters["requests"] += 1
             self.latencies.append((time.perf_counter() - start) * 1000)
@@ -419,12 +579,22 @@ class ScoringService:
                         "this server does not load models on request (start it with --allow-load)")
         if not request.path:
             self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "LoadModel needs a model directory (path)")
+        if len(request.path) > 4096 or "\0" in request.path:
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "LoadModel path is not a directory name")
+        if not self.load_lock.acquire(blocking=False):
+            self._abort(context, grpc.StatusCode.ABORTED, "another LoadModel is in progress; try again when it ends")
         try:
-            model = ServedModel.load(resolve_model_dir(request.path), device=self.config.device,
-                                     threads=self.config.threads)
-        except CostTuneError as e:  # the old model goes on serving
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(e))
-        self.set_model(model)
+            try:
+                model = ServedModel.load(resolve_model_dir(request.path), device=self.config.device,
+                                         threads=self.config.threads)
+            except CostTuneError as e:  # the old model goes on serving
+                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(e)[:300])
+            except (OSError, ValueError) as e:
+                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                            f"cannot load {_short(request.path)}: {type(e).__name__}")
+            self.set_model(model)
+        finally:
+            self.load_lock.release()
         log.info("now serving %s", self.info.get("path"))
         return self.ModelInfo(pb.ModelInfoRequest(), context)
 
