@@ -138,3 +138,9 @@ def test_missing_root_is_one_error_line(tmp_path):
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode != 0 and len(res.stderr.strip().splitlines()) == 1
     assert "--testsuite-root" in res.stderr
+
+
+def test_fp_compare_blanks_before_numbers():
+    # a sign takes a blank's column: fpcmp reads both as numbers
+    assert fp_compare(b"  1    -0.0000\n", b"  1     0.0000\n") == ""
+    assert fp_compare(b"a  -1.5\n", b"a   1.5\n") != ""

@@ -14,7 +14,9 @@ import hashlib
 import re
 from pathlib import Path
 
-_NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+#: a number with the blanks before it (fpcmp parses numbers with strtod, which skips them,
+#: so ' 0.0' and '-0.0' in one column compare as numbers)
+_NUMBER = re.compile(rb"[ \t]*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def _tokens(data: bytes, ignore_ws: bool) -> list:
