@@ -144,6 +144,7 @@ class CollectSummary:
     done_elsewhere: int = 0  #: finished by another worker meanwhile
     held_elsewhere: int = 0  #: claimed by another live worker when this run reached them
     errors: int = 0  #: measurement could not be taken (nothing written)
+    skipped: int = 0  #: jobs of programs whose O0 reference fails: nothing to check them against
     remaining: int = 0  #: planned jobs with no record at the end
     unplanned: int = 0  #: records of the same programs, seed and setting that this plan lacks
     by_status: dict[str, int] = field(default_factory=dict)
@@ -366,6 +367,8 @@ class _Worker:
             try:
                 ref, limit = self._reference(bench, job.repeat)
             except errors.BenchmarkError as e:
+                if job.label == "O0":  # the reference build itself: its failure is its result
+                    return self._failed_reference(job, art, bench, rec, out, str(e))
                 out.message = f"{bench.id}: no reference output: {e}"
                 out.result = "broken"  # the benchmark, not the measurement, is at fault
                 return None
@@ -388,6 +391,26 @@ class _Worker:
                     rec.detail["blocks"] = [[a, n, e] for a, n, e in m.blocks or ()]
             out.result = "measured"
         rec.finished_at = utcnow()
+        return rec
+
+    def _failed_reference(self, job: Job, art, bench: Benchmark, rec: Record, out: Outcome, why: str) -> Record | None:
+        """The record of an O0 build that does not run cleanly: measured without an output check
+        (there is nothing to compare with), its crash, timeout or non-zero exit is the result."""
+        from costtune.measure import measure
+
+        cfg = self.config
+        m = measure(art, bench, metric=cfg.metric, runner=self.runner, repeat=job.repeat, check=False,
+                    toolchain=self.toolchain)
+        if m.status == "error":
+            out.message = f"{bench.id} O0: {m.detail}"
+            return None
+        rec.status, rec.value, rec.values = m.status, m.value, list(m.values)
+        rec.n, rec.stdout_hash, rec.stderr_tail, rec.host = m.n, m.stdout_hash, m.stderr_tail, m.host or self.host
+        if m.status == "ok":  # it ran, but not as a reference must (e.g. output that differs between runs)
+            rec.status = "wrong_output"
+        rec.detail.update(reference_error=why[:500], measure_seconds=m.seconds, measure_detail=m.detail)
+        rec.finished_at = utcnow()
+        out.result = "measured"
         return rec
 
 
@@ -475,13 +498,14 @@ def _drive(config: CollectConfig, benches: list[Benchmark], pending: list[Job], 
     try:
         if workers == 1:
             local = _Worker(config, benches)
-            outcomes = map(local.run, pending)
+            run_all = lambda jobs: map(local.run, jobs)  # noqa: E731
         else:
             ctx = multiprocessing.get_context("spawn")
             pool = ctx.Pool(workers, initializer=_init_worker, initargs=(config, benches))
-            outcomes = pool.imap_unordered(_run_job, pending, chunksize=1)
+            run_all = lambda jobs: pool.imap_unordered(_run_job, jobs, chunksize=1)  # noqa: E731
+        by_key = {j.key: j for j in pending}
         consecutive_errors = 0
-        for out in outcomes:
+        for out in _until_not_held(run_all, pending, by_key, config.claim_ttl):
             if out.result == "fatal":
                 cls = getattr(errors, out.error_class, None)
                 if not (isinstance(cls, type) and issubclass(cls, CostTuneError)):
@@ -511,6 +535,30 @@ def _drive(config: CollectConfig, benches: list[Benchmark], pending: list[Job], 
             local.close()
 
 
+#: how often jobs held by other workers are tried again once the rest is done
+HELD_POLL_S = 2.0
+
+
+def _until_not_held(run_all, jobs: list[Job], by_key: dict, claim_ttl: float):
+    """Outcomes of ``jobs``; a job another worker holds is tried again once the rest is done,
+    until that worker has recorded it or its claim went stale (dead worker: taken over here) -
+    for at most ``claim_ttl`` (+ a minute) of waiting, after which it is reported held."""
+    deadline = None
+    while jobs:
+        held = []
+        for out in run_all(jobs):
+            if out.result == "held" and (deadline is None or time.monotonic() < deadline):
+                held.append(by_key[out.key])
+                continue
+            yield out
+        if held:
+            deadline = deadline or time.monotonic() + claim_ttl + 60
+            log.info("%d job(s) held by other workers: waiting for them to finish or their claims to go stale",
+                     len(held))
+            time.sleep(HELD_POLL_S)
+        jobs = held
+
+
 def _account(summary: CollectSummary, out: Outcome) -> None:
     per = summary.per_benchmark.setdefault(out.benchmark, {})
     if out.result in ("measured", "reused"):
@@ -522,7 +570,12 @@ def _account(summary: CollectSummary, out: Outcome) -> None:
         summary.done_elsewhere += 1
     elif out.result == "held":
         summary.held_elsewhere += 1
-    elif out.result in ("error", "broken"):
+    elif out.result == "broken":  # its program's O0 reference fails (recorded as the O0 job's result)
+        summary.skipped += 1
+        per["skipped"] = per.get("skipped", 0) + 1
+        if len(summary.error_messages) < 20 and out.message not in summary.error_messages:
+            summary.error_messages.append(out.message)
+    elif out.result == "error":
         summary.errors += 1
         per["error"] = per.get("error", 0) + 1
         if len(summary.error_messages) < 20:

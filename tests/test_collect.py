@@ -202,3 +202,63 @@ def test_two_collectors_share_one_postgres_database(postgres_url):
     # no job was done twice: the two workers' writes add up to the job set
     assert sum(x["written"] for x in summaries) == len(keys)
     assert all(x["remaining"] == 0 or x["held_elsewhere"] > 0 for x in summaries)
+
+
+# -- faults (issue 25) ------------------------------------------------------------------------
+
+def _program(root: Path, name: str, body: str, timeout: int = 60) -> None:
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "main.c").write_text("#include <stdio.h>\n#include <stdlib.h>\n" + body)
+    (d / "bench.yaml").write_text(f"name: {name}\nsources: [main.c]\ntimeout: {timeout}\n")
+
+
+def test_a_program_failing_at_o0_records_its_failure_and_the_batch_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("COSTTUNE_QEMU_TIMEOUT_FACTOR", "1")
+    suite = tmp_path / "suite"
+    _program(suite, "good", "int main(void){ unsigned s = 0; for (int i = 0; i < 1000; i++) s += i * i;"
+                            " printf(\"%u\\n\", s); return 0; }\n")
+    _program(suite, "segv", "int main(void){ volatile int *p = 0; *p = 1; return 0; }\n")
+    _program(suite, "exit3", "int main(void){ puts(\"x\"); return 3; }\n")
+    # the manifest says 2 s: the loop is killed after ~2 s x the runner's factor (1 here), not 3x that
+    _program(suite, "loop", "int main(void){ volatile unsigned s = 0; for (;;) s++; }\n", timeout=2)
+    db = str(tmp_path / "r.db")
+    t0 = time.monotonic()
+    s = collect(CollectConfig(suite=str(suite), db=db, samples=1, min_len=3, max_len=6,
+                              references=("O0", "O3")))
+    seconds = time.monotonic() - t0
+    assert s.errors == 0 and s.skipped == 3 * 2, s.to_dict()
+    with RecordStore(db, create=False) as store:
+        recs = {(r.benchmark.split("/")[-1], r.label): r for r in store.records()}
+    o0 = {b: recs[(b, "O0")] for b in ("segv", "exit3", "loop")}
+    assert o0["segv"].status == "crash" and o0["exit3"].status == "crash" and o0["loop"].status == "timeout"
+    assert "reference" in o0["loop"].detail["reference_error"]
+    assert {k for k in recs if k[0] == "good"} == {("good", "O0"), ("good", "O3"), ("good", "rand0")}
+    assert all(r.status == "ok" for k, r in recs.items() if k[0] == "good")
+    # the reference run and the O0 record's run: 2 x ~2 s, not 2 x 6 s
+    assert o0["loop"].detail["measure_seconds"] < 4.5
+    assert "timed out after" in o0["loop"].detail["reference_error"]
+    ref_s = float(o0["loop"].detail["reference_error"].split("timed out after ")[1].split("s")[0])
+    assert ref_s < 4.5, o0["loop"].detail["reference_error"]
+    assert seconds < 60
+
+
+def test_a_dead_workers_stale_claim_is_taken_over(postgres_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
+    cfg = CollectConfig(samples=0, references=("O0", "O3"), **{**SMALL, "benchmarks": ["bitcount"]}, db=postgres_db)
+    keys = sorted(planned_keys(**{k: v for k, v in cfg.__dict__.items()}))
+    # a worker (elsewhere: same pid cannot be checked) claimed a job with a 3 s claim and died
+    with RecordStore(postgres_db, claim_ttl=3, worker="deadhost:1:dead") as dead:
+        assert dead.claim(keys[0]) == "claimed"
+    s = collect(cfg)
+    assert s.remaining == 0 and s.measured == 2 and s.held_elsewhere == 0, s.to_dict()
+
+
+def test_a_database_in_a_directory_that_does_not_exist_is_an_error(tmp_path):
+    missing = tmp_path / "nonexistent" / "dir"
+    res = subprocess.run(cli_args(f"sqlite:///{missing}/x.db", 0), capture_output=True, text=True, env=run_env(),
+                         timeout=120)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode != 0 and len(lines) == 1 and "does not exist" in lines[0], res.stderr[-2000:]
+    assert not (tmp_path / "nonexistent").exists()

@@ -75,7 +75,8 @@ def run(args) -> int:
             print(f"{bench:<{width}}  " + "  ".join(f"{per.get(k, 0):>13}" for k in statuses))
     print(f"db {s.db}: {s.jobs} jobs planned, {s.already_done} already recorded, {s.measured} measured, "
           f"{s.reused} reused (identical binary), {s.done_elsewhere + s.held_elsewhere} taken by other "
-          f"workers, {s.errors} measurement errors, {s.remaining} remaining")
+          f"workers, {s.errors} measurement errors, {s.skipped} skipped (O0 reference fails), "
+          f"{s.remaining} remaining")
     print(f"{s.seconds:.1f} s with {s.workers} worker(s): {s.per_minute_per_core:.1f} candidates/min/worker")
     for msg in s.error_messages[:5]:
         print(f"error: {msg}")
