@@ -53,6 +53,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,6 +150,12 @@ def _parse_file(path: Path) -> list[tuple[str, list[tuple[str, bool]], int]]:
             if i >= n:
                 raise _Unsupported(f"{path.name}:{start_line}: unterminated {name}(")
             c = text[i]
+            if c == '"' and cur is not None:  # a quote inside an unquoted argument stays in it
+                j = text.find('"', i + 1)
+                j = n - 1 if j < 0 else j
+                cur += text[i:j + 1]
+                i = j + 1
+                continue
             if c == '"':
                 j = i + 1
                 buf = []
@@ -546,7 +553,10 @@ def _to_benchmark(p: _Program, name: str, rel: str) -> Benchmark:
     if ref is None:
         return bad("no reference output")
     # arguments, stdin and input files
-    tokens = _split(v.get("RUN_OPTIONS"))
+    try:  # the harness joins RUN_OPTIONS with blanks into a shell command line
+        tokens = [t for item in _split(v.get("RUN_OPTIONS")) for t in shlex.split(item)]
+    except ValueError as e:
+        return bad(f"RUN_OPTIONS cannot be split: {e}")
     stdin: Path | None = None
     if (p.directory / f"{p.name}.reference_input").is_file():
         stdin = p.directory / f"{p.name}.reference_input"
