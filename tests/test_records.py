@@ -398,3 +398,19 @@ def test_cli_stats_export_import(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(l.startswith("costtune: error: ") for l in err)
     assert not (tmp_path / "nope.db").exists() and not (tmp_path / "z.db").exists()
+
+
+def test_stats_recognise_a_search_s_o3_baseline(tmp_path, capsys):
+    """A search labels its baseline search:STUDY:O3 and its trials search:STUDY:tN."""
+    from costtune.search import SearchConfig, study_name
+
+    label = f"search:{study_name(SearchConfig(benchmarks=['demo']), 'builtin/demo')}"
+    db = tmp_path / "search.db"
+    with RecordStore(db) as store:
+        store.add(make_record(1, label=f"{label}:O3", value=1000.0))
+        store.add(make_record(2, label=f"{label}:t3", value=900.0))
+    (row,) = stats(db)
+    assert row.o3 == 1000.0 and row.best_vs_o3 == pytest.approx(0.9) and row.best_label == f"{label}:t3"
+    assert cli.main(["records", "stats", "--db", str(db)]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert " 1000 " in line and " 0.900 " in line

@@ -44,6 +44,16 @@ class BenchStats:
                 "best_vs_o3": self.best_vs_o3, "failure_rate": self.failure_rate}
 
 
+def reference_label(label: str) -> str:
+    """``O0``/``O3`` for a reference build's record - collect labels it ``O3``, a search
+    ``search:STUDY:O3`` - else ``""``."""
+    if label in ("O0", "O3"):
+        return label
+    if label.startswith("search:") and label.rpartition(":")[2] in ("O0", "O3"):
+        return label.rpartition(":")[2]
+    return ""
+
+
 def stats(store: RecordStore | str, *, metric: str | None = None, benchmark: str | None = None) -> list[BenchStats]:
     """Counts by status, best value, O0/O3 references and failure rate per program."""
     with opened(store) as s:
@@ -59,9 +69,10 @@ def stats(store: RecordStore | str, *, metric: str | None = None, benchmark: str
         s.reused += r.reused_from is not None
         if r.status != "ok" or r.value is None:
             continue
-        if r.label == "O3":
+        reference = reference_label(r.label)
+        if reference == "O3":
             s.o3 = r.value
-        elif r.label == "O0":
+        elif reference == "O0":
             s.o0 = r.value
         if s.best is None or r.value < s.best:
             s.best, s.best_label = r.value, r.label or (r.pipeline[:40] if r.pipeline else "(none)")
