@@ -63,7 +63,8 @@ class CollectConfig:
     seed: int = 0
     jobs: int = 1  #: worker processes
     target: str = "aarch64"
-    metric: str = "insns"
+    metric: str = "insns"  #: insns | wall | cycles[:CORE] (recorded as cycles:CORE)
+    cpu: str | None = None  #: cycles: the core (default cortex-a57)
     runner: str | None = None  #: qemu | local | ssh://user@host; None: the default for target and metric
     repeat: int | None = None  #: the benchmark's repeat knob; None: the benchmark's default
     space: str = "flat"  #: flat | o3-edits: where the samples come from
@@ -102,6 +103,9 @@ class CollectConfig:
             raise ConfigError(f"unknown --space '{self.space}' (choose from {', '.join(SPACES)})")
         if self.max_edits < 1:
             raise ConfigError("--max-edits must be >= 1")
+        from costtune.measure.cycles import metric_name
+
+        self.metric = metric_name(self.metric, self.cpu)
         if self.profile is None:
             self.profile = self.metric == "insns" and self.target == "aarch64"
         elif self.profile and not (self.metric == "insns" and self.target == "aarch64"):
@@ -352,7 +356,7 @@ class _Worker:
         if cfg.dedupe:
             prev = self.store.lookup_binary(art.binary_hash, target=cfg.target, metric=cfg.metric,
                                             repeat=job.repeat, runner=self.runner_name,
-                                            host=None if cfg.metric == "insns" else self.host)
+                                            host=self.host if cfg.metric == "wall" else None)
         if prev is not None and cfg.profile and job.label in PROFILED_REFERENCES and "blocks" not in prev.detail:
             prev = None  # a profiled reference keeps its own blocks
         if prev is not None:
@@ -451,6 +455,10 @@ def collect(config: CollectConfig) -> CollectSummary:
     t0 = time.perf_counter()
     tc = find(config.llvm)  # a missing tool stops here, before any record
     get_target(config.target)
+    from costtune.measure.cycles import cycles_metric, is_cycles
+
+    if is_cycles(config.metric):  # an unknown core stops here too
+        config.metric = cycles_metric(config.metric, config.target, tc)
     benches = resolve_benchmarks(config)
     jobs = plan_jobs(config, benches, tc.llvm, tc.opt)
     store = RecordStore(config.db, claim_ttl=config.claim_ttl)

@@ -28,7 +28,9 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0, help="random seed; a seed always gives the same jobs")
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default: 1)")
     p.add_argument("--target", default="aarch64", choices=["aarch64", "host"])
-    p.add_argument("--metric", default="insns", choices=["insns", "wall"])
+    p.add_argument("--metric", default="insns", choices=["insns", "wall", "cycles"],
+                   help="insns | wall | cycles: estimated cycles on --cpu, recorded as cycles:CORE")
+    p.add_argument("--cpu", help="cycles: the core llvm-mca models (default cortex-a57)")
     p.add_argument("--runner", help="qemu | local | ssh://user@host[:port] (default: by target and metric)")
     p.add_argument("--repeat", type=int, help="the programs' repeat knob (default: each program's own)")
     p.add_argument("--min-len", type=int, default=20, help="shortest random pipeline, in passes (default: 20)")
@@ -55,7 +57,7 @@ def register(sub):
 def run(args) -> int:
     config = CollectConfig(
         suite=args.suite, benchmarks=list(args.benchmarks), samples=args.samples, db=args.db,
-        seed=args.seed, jobs=args.jobs, target=args.target, metric=args.metric, runner=args.runner,
+        seed=args.seed, jobs=args.jobs, target=args.target, metric=args.metric, cpu=args.cpu, runner=args.runner,
         repeat=args.repeat, space=args.space, max_edits=args.max_edits, profile=False if args.no_profile else None,
         min_len=args.min_len, max_len=args.max_len,
         references=tuple(r for r in args.references.split(",") if r.strip()),

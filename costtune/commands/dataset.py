@@ -7,6 +7,7 @@ from pathlib import Path
 from costtune.dataset import (DEFAULT_SPLIT, REPRS, DatasetConfig, build_dataset, build_dataset_from_corpus,
                               parse_split)
 from costtune.errors import DatasetError
+from costtune.measure.cycles import metric_name
 
 
 def _split(text: str):
@@ -31,7 +32,8 @@ def register(sub):
     p.add_argument("--n", type=int, default=100, help="candidates step-sampled per program (default 100)")
     p.add_argument("--eps", type=float, default=0.3, help="pairs need (slow - fast) / slow > eps (default 0.3)")
     p.add_argument("--repr", default="asm", choices=REPRS, help="asm: normalised AArch64 objdump; ir: LLVM IR")
-    p.add_argument("--metric", default="insns", help="the records' metric (default insns)")
+    p.add_argument("--metric", default="insns", help="the records' metric: insns | wall | cycles[:CORE] (default insns)")
+    p.add_argument("--cpu", help="with --metric cycles: the core of the records (default cortex-a57)")
     p.add_argument("--target", default="aarch64", help="the records' target (default aarch64)")
     p.add_argument("--split", type=_split, metavar="TR,VA,TE",
                    help="fractions of programs for train,validation,test (default "
@@ -52,7 +54,7 @@ def register(sub):
 def run(args) -> int:
     cfg = DatasetConfig(
         db=args.db or "", out=args.out, benchmarks=args.benchmarks, n=args.n, eps=args.eps, repr=args.repr,
-        metric=args.metric, target=args.target, split=args.split or DEFAULT_SPLIT,
+        metric=metric_name(args.metric, args.cpu), target=args.target, split=args.split or DEFAULT_SPLIT,
         split_explicit=args.split is not None, seed=args.seed,
         max_pairs_per_program=args.max_pairs_per_program, verify_hash=not args.no_verify_hash,
         jobs=args.jobs, plots=not args.no_plots, cbench_root=args.cbench_root,

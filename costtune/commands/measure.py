@@ -14,7 +14,9 @@ def register(sub):
     p.add_argument("bench", metavar="BENCH", help="suite/name, e.g. builtin/checksum")
     p.add_argument("--passes", default="O3", help="O0..O3|Os|Oz, catalog names a,b,c, or a new-PM pipeline")
     p.add_argument("--target", default="aarch64", choices=sorted(toolchain.TARGETS))
-    p.add_argument("--metric", default="insns", choices=METRICS)
+    p.add_argument("--metric", default="insns", choices=METRICS,
+                   help="insns | wall | cycles: estimated cycles on --cpu (blocks x llvm-mca)")
+    p.add_argument("--cpu", help="cycles: the core llvm-mca models (default cortex-a57; e.g. cortex-a72, neoverse-n1)")
     p.add_argument("--runner", help=f"{' | '.join(RUNNER_NAMES)} (default: qemu for aarch64 or insns, "
                                     "local for host wall); ssh options via COSTTUNE_SSH_OPTS")
     p.add_argument("--repeat", type=int, help="the benchmark's repeat knob (default: its own)")
@@ -39,14 +41,14 @@ def run(args) -> int:
     wall = WallConfig(min_runs=min(3, args.max_runs), max_runs=args.max_runs, rel_ci=args.rel_ci,
                       budget_s=args.budget)
     m = measure(res.artifact, bench, args.metric, runner=args.runner, repeat=args.repeat,
-                check=not args.no_check, timeout=args.timeout, wall=wall, toolchain=tc)
+                check=not args.no_check, timeout=args.timeout, wall=wall, toolchain=tc, cpu=args.cpu)
     if args.json:
         out = m.to_dict()
         out["passes"] = args.passes
         out["binary_hash"] = res.artifact.binary_hash
         print(json.dumps(out, indent=2))
     else:
-        value = "-" if m.value is None else (f"{m.value:.0f}" if m.metric == "insns" else f"{m.value:.6f} s")
+        value = "-" if m.value is None else (f"{m.value:.6f} s" if m.metric == "wall" else f"{m.value:.0f}")
         ci = "-" if not m.ci_halfwidth or not m.value else f"+-{m.ci_halfwidth / m.value * 100:.2f}%"
         print(f"{'bench':<24} {'passes':<10} {'metric':<6} {'value':>16} {'status':<12} {'n':>3} {'ci95':>9}  runner")
         print(f"{bench.id:<24} {args.passes[:10]:<10} {m.metric:<6} {value:>16} {m.status:<12} {m.n:>3} {ci:>9}  "

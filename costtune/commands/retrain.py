@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from costtune.measure.cycles import metric_name
 from costtune.search import retrain_model
 
 
@@ -15,12 +16,13 @@ def register(sub):
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     p.add_argument("--devices", type=int, help="data-parallel training over N devices (GPUs, or CPU processes)")
     p.add_argument("--target", default="aarch64", choices=["aarch64", "host"])
-    p.add_argument("--metric", default="insns", choices=["insns", "wall"])
+    p.add_argument("--metric", default="insns", help="the records' metric: insns | wall | cycles[:CORE] (default insns)")
+    p.add_argument("--cpu", help="with --metric cycles: the core of the records (default cortex-a57)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     path = retrain_model(args.db, args.model, args.out, args.benchmarks, epochs=args.epochs, threads=args.threads, devices=args.devices,
-                         target=args.target, metric=args.metric)
+                         target=args.target, metric=metric_name(args.metric, args.cpu))
     print(f"retrained model written to {path}")
     return 0

@@ -44,6 +44,9 @@ def register(sub):
                         "trial's proposals and measures one only when it ranks best")
     p.add_argument("--cache-max-gb", type=float,
                    help="cap of the compile cache, least recently used artifacts go first (default: 20; 0: none)")
+    p.add_argument("--metric", choices=["insns", "wall", "cycles"],
+                   help="what a measurement is (default insns): cycles = estimated cycles on --cpu")
+    p.add_argument("--cpu", help="cycles: the core llvm-mca models (default cortex-a57)")
     p.add_argument("--seed", type=int)
     p.add_argument("--repeat", type=int, help="the programs' repeat knob (default: each program's own)")
     p.add_argument("--out", help="output directory (default: search_out)")
@@ -65,7 +68,7 @@ def run(args) -> int:
         warm_start_mode=args.warm_start_mode,
         variants=args.variants, tell_predicted=args.tell_predicted, neighbours=args.neighbours,
         crossovers=args.crossovers, neighbour_moves=args.neighbour_moves,
-        cache_max_gb=args.cache_max_gb, seed=args.seed,
+        cache_max_gb=args.cache_max_gb, seed=args.seed, metric=args.metric, cpu=args.cpu,
         repeat=args.repeat, out=args.out,
         study_prefix=args.study_prefix, llvm=args.llvm, cbench_root=args.cbench_root,
         testsuite_root=args.testsuite_root, progress=False if args.no_progress else None)

@@ -6,6 +6,9 @@ Metrics:
   the counting plugin (AArch64 for aarch64 builds; x86-64 under qemu-x86_64,
   dynamic loader included, for host builds). One run; repeatable to the
   instruction with the fixed environment the runners provide.
+* ``cycles`` (``cycles:CORE``, ``--cpu CORE``; default core cortex-a57) - estimated
+  cycles: the blocks of the counting run, each weighted by its llvm-mca cost on
+  CORE (see :mod:`costtune.measure.cycles`). Deterministic like ``insns``.
 * ``wall`` - seconds per run: one warm-up run (which is also the checked run),
   then timed runs until the 95% confidence half-width of the mean falls below
   ``rel_ci`` of the mean, or ``max_runs`` runs, or ``budget_s`` seconds. The
@@ -30,13 +33,14 @@ from pathlib import Path
 from costtune.errors import BenchmarkError, MeasurementError
 from costtune.logging import get_logger
 from costtune.measure._base import Runner, RunResult, sha256
+from costtune.measure.cycles import cycles_metric, estimate as estimate_cycles, is_cycles, metric_name
 from costtune.measure.reference import Reference, job_for, reference_output
 from costtune.measure.registry import get_runner
 from costtune.measure.stats import ci_halfwidth, converged
 
 log = get_logger(__name__)
 
-METRICS = ("insns", "wall")
+METRICS = ("insns", "wall", "cycles")
 STATUSES = ("ok", "crash", "timeout", "wrong_output", "error")
 
 
@@ -92,8 +96,8 @@ class Measurement:
     def describe(self) -> str:
         if not self.ok:
             return f"{self.status}: {self.detail}"
-        if self.metric == "insns":
-            return f"{self.value:.0f} insns"
+        if self.metric == "insns" or is_cycles(self.metric):
+            return f"{self.value:.0f} {'insns' if self.metric == 'insns' else self.metric}"
         ci = f" +-{self.ci_halfwidth / self.value * 100:.1f}%" if self.ci_halfwidth and self.value else ""
         return f"{self.value:.6f} s (median of {self.n}{ci})"
 
@@ -114,7 +118,7 @@ def _judge(r: RunResult, ref: Reference | None) -> tuple[str, str]:
 def measure(artifact, bench, metric: str = "insns", runner: str | Runner | None = None,
             repeat: int | None = None, check: bool = True, timeout: float | None = None, *,
             reference: Reference | None = None, wall: WallConfig | None = None, toolchain=None,
-            target: str | None = None, profile: bool = False) -> Measurement:
+            target: str | None = None, profile: bool = False, cpu: str | None = None) -> Measurement:
     """Measure ``artifact`` (an Artifact, or a binary path with ``target=``) running ``bench``.
 
     ``runner`` None picks qemu for aarch64 (and for ``insns``), local for host
@@ -125,19 +129,26 @@ def measure(artifact, bench, metric: str = "insns", runner: str | Runner | None 
     ``profile`` (``insns`` on an aarch64 build): the same counting run also reports
     its executed blocks, summed per function into ``functions`` (they add up to
     ``value`` exactly); no second run.
+    ``cycles`` (or ``cycles:CORE``; ``cpu`` names the core) takes the same
+    counting run and weights its blocks by llvm-mca; ``metric`` is recorded as
+    ``cycles:CORE``.
     """
     start = time.perf_counter()
-    if metric not in METRICS:
+    metric = metric_name(metric, cpu)
+    if metric.partition(":")[0] not in METRICS:
         raise MeasurementError(f"unknown metric '{metric}' (choose from {', '.join(METRICS)})")
+    counted = "insns" if is_cycles(metric) else metric  # what the runner is asked for
     binary = Path(getattr(artifact, "binary", artifact))
     target = target or getattr(artifact, "target", None) or "aarch64"
     rep = bench.repeat if repeat is None else repeat
+    if is_cycles(metric):
+        metric = cycles_metric(metric, target, toolchain)
     owned = not isinstance(runner, Runner)
-    run_with = get_runner(runner, target, metric)
+    run_with = get_runner(runner, target, counted)
     m = Measurement("error", metric, runner=run_with.spec, host=run_with.host, bench_id=bench.id,
                     target=target, repeat=rep)
     try:
-        if not run_with.supports(metric):
+        if not run_with.supports(counted):
             raise MeasurementError(f"the {run_with.name} runner cannot measure '{metric}' "
                                    f"(it supports {', '.join(run_with.metrics)})")
         ref = reference
@@ -152,10 +163,12 @@ def measure(artifact, bench, metric: str = "insns", runner: str | Runner | None 
             return m
         limit = timeout if timeout is not None else bench.timeout * run_with.timeout_factor
         job = job_for(bench, binary, target, rep, limit)
-        if profile and (metric != "insns" or target != "aarch64"):
+        if profile and (counted != "insns" or target != "aarch64"):
             raise MeasurementError("per-function profiles need --metric insns on an aarch64 build")
-        if metric == "insns":
-            _measure_insns(m, run_with, job, ref, binary if profile else None, toolchain)
+        if counted == "insns":
+            _measure_insns(m, run_with, job, ref, binary if profile else None, toolchain, is_cycles(metric))
+            if is_cycles(metric) and m.ok:
+                _to_cycles(m, binary, toolchain, keep_blocks=profile)
         else:
             _measure_wall(m, run_with, job, ref, wall or WallConfig())
     finally:
@@ -175,25 +188,37 @@ def _first(m: Measurement, r: RunResult, ref: Reference | None) -> bool:
 
 
 def _measure_insns(m: Measurement, runner: Runner, job, ref, profile_binary: Path | None = None,
-                   toolchain=None) -> None:
-    (r,) = runner.run(job, 1, count_insns=True, blocks=profile_binary is not None)
+                   toolchain=None, blocks: bool = False) -> None:
+    blocks = blocks or profile_binary is not None
+    (r,) = runner.run(job, 1, count_insns=True, blocks=blocks)
     if not _first(m, r, ref):
         return
     if r.insns is None:
         m.status, m.detail = "error", "the counting plugin reported no instruction count"
         return
-    if profile_binary is not None:
-        from costtune.measure.profile import aggregate_by_function, read_symbols
-
+    if blocks:
         if r.blocks is None:
             m.status, m.detail = "error", "the counting plugin reported no blocks"
             return
         m.blocks = sorted(r.blocks)
+    if profile_binary is not None:
+        from costtune.measure.profile import aggregate_by_function, read_symbols
+
         m.functions = aggregate_by_function(m.blocks, read_symbols(profile_binary, toolchain))
     m.value = float(r.insns)
     m.values = [m.value]
     m.mean = m.value
     m.n = 1
+
+
+def _to_cycles(m: Measurement, binary: Path, toolchain, keep_blocks: bool) -> None:
+    """Replace the counting run's instruction count by its estimated cycles (the count goes to detail)."""
+    est = estimate_cycles(binary, m.blocks or [], cpu=m.metric.partition(":")[2], toolchain=toolchain)
+    m.value = m.mean = est.cycles
+    m.values = [m.value]
+    m.detail = est.describe()
+    if not keep_blocks:
+        m.blocks = m.functions = None
 
 
 def _measure_wall(m: Measurement, runner: Runner, job, ref, cfg: WallConfig) -> None:

@@ -40,7 +40,8 @@ class SearchConfig(YamlConfig):
     study_prefix: str = "costtune"  # study name = PREFIX:suite/name:space
     seed: int = 0
     target: str = "aarch64"
-    metric: str = "insns"
+    metric: str = "insns"  # insns | wall | cycles[:CORE] (estimated cycles on CORE; kept as cycles:CORE)
+    cpu: str | None = None  # cycles: the core (default cortex-a57)
     objective: str = "ratio"  # ratio: value / O3 value (lower is better) | insns: the raw count
     repeat: int | None = None  # the program's repeat knob (None: the program's default)
     runner: str | None = None  # qemu | local | ssh://... (None: the default for target and metric)
@@ -84,6 +85,9 @@ class SearchConfig(YamlConfig):
             raise ConfigError(f"--retrain-every needs a cost model; --model {self.model} has nothing to retrain")
         if self.model == PROFILE and self.sampler == "proxy":
             self.variants = True  # its estimates come from the variant table's block profiles
+        from costtune.measure.cycles import metric_name
+
+        self.metric = metric_name(self.metric, self.cpu)
         if self.heartbeat < 1:
             raise ConfigError("heartbeat must be >= 1 second")
         if self.variants and (self.sampler != "proxy" or self.target != "aarch64" or self.metric != "insns"):

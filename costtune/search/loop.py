@@ -213,7 +213,7 @@ class Evaluator:
         return False
 
     def _host_filter(self):
-        return None if self.config.metric == "insns" else self.host
+        return self.host if self.config.metric == "wall" else None
 
     def _record(self, key, pipeline, label, pass_seq=None):
         from costtune.records import Record, utcnow
@@ -545,6 +545,12 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
             created = False
     except Exception as e:  # noqa: BLE001 - sqlalchemy/optuna errors on a broken storage
         raise RecordStoreError(f"cannot open study {name}: {str(e).splitlines()[0][:200]}") from None
+    held = study.user_attrs.get("metric", "insns")  # studies from before this attribute measured insns
+    if not created and held != config.metric:
+        raise ConfigError(f"study {name} in {config.storage_url} holds {held} values, this search measures "
+                          f"{config.metric}: give another --storage or --study-prefix")
+    if created:
+        study.set_user_attr("metric", config.metric)
     _recover(study, storage)
     o3_params = space.o3_params()
     # the worker that created the study enqueues O3 (two workers starting at once both saw no O3 trial)
