@@ -441,12 +441,36 @@ def test_two_workers_share_one_study_on_postgresql(tmp_path, postgres_url):
     rows = _measured(db)
     hashes = [r.binary_hash for r in rows]
     assert len(set(hashes)) == len(hashes), "a binary was measured twice"
-    assert 6 <= len(rows) <= 7  # one study budget; at most one in flight past it
+    assert len(rows) == 6  # one study budget, held exactly across workers
     study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=storage)
     workers = {t.user_attrs.get("worker_pid") for t in study.trials if t.state == TrialState.COMPLETE}
     assert len(workers) == 2  # both workers ran trials of the one study
     presets = [t for t in study.trials if t.user_attrs.get("preset") == "O3"]
     assert len(presets) == 1
+
+
+def test_two_workers_with_one_seed_keep_the_budget_exactly_and_do_not_repeat_draws(tmp_path, postgres_url):
+    from conftest import create_database
+    from optuna.trial import TrialState
+
+    storage, db = create_database(postgres_url), create_database(postgres_url)
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    for i in range(2):  # the same seed: before, both drew the same parameters and overshot the budget
+        cfg = _config(tmp_path / f"w{i}", sampler="tpe", budget=8, storage=storage, db=db, seed=0,
+                      startup_trials=20)
+        procs.append(ctx.Process(target=_worker, args=(cfg.__dict__.copy(),)))
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(600)
+        assert p.exitcode == 0
+    assert len(_measured(db)) == 8
+    study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=storage)
+    drawn = [tuple(sorted(t.params.items())) for t in study.trials
+             if t.state == TrialState.COMPLETE and "preset" not in t.user_attrs]
+    assert len({t.user_attrs.get("worker_pid") for t in study.trials if t.state == TrialState.COMPLETE}) == 2
+    assert len(set(drawn)) == len(drawn), f"{len(drawn) - len(set(drawn))} repeated draws of {len(drawn)}"
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -796,3 +820,21 @@ def test_every_shipped_tuner_config_loads_and_validates():
     assert len(loaded) == len(list(root.glob("*.yaml"))) >= 7
     cb = SearchConfig.load(root / "search_cbench.yaml")
     assert (cb.suite, cb.model, cb.neighbours, cb.crossovers, cb.warm_start_mode) == ("cbench", "profile", 4, 4, "screen")
+
+
+def test_a_pass_catalog_that_does_not_load_leaves_no_out_behind(tmp_path, monkeypatch, capsys):
+    """The catalog is loaded before OUT, search.db and records.db are made (a failure left them behind)."""
+    monkeypatch.setenv("COSTTUNE_PASSES_DIR", str(tmp_path / "no-catalogs"))
+    out = tmp_path / "never"
+    rc, err = _run_cli(capsys, "search", "--benchmarks", PROGRAM, "--budget", "2", "--sampler", "tpe",
+                       "--no-progress", "--out", str(out))
+    assert rc != 0 and err.startswith("costtune: error: no pass catalog for LLVM") and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_a_shipped_config_loads_by_its_name():
+    root = Path(__file__).resolve().parent.parent / "tuner_configs"
+    assert SearchConfig.load("search_quick") == SearchConfig.load(root / "search_quick.yaml")
+    assert SearchConfig.load("search_quick.yaml") == SearchConfig.load(root / "search_quick.yaml")
+    with pytest.raises(ConfigError, match="no config file search_nothing and no shipped config of that name"):
+        SearchConfig.load("search_nothing")

@@ -46,6 +46,7 @@ import socket
 import sys
 import threading
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -535,16 +536,19 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     if scorer is not None:
         scorer_fn = pipeline_scorer(bench, space.pipeline, scorer, config.target, tc, known=ev.known,
                                     variants=variants)
-    sampler = _make_sampler(config, space, config.seed + index, scorer_fn)
     try:
         try:
-            study = optuna.create_study(storage=storage, study_name=name, sampler=sampler, direction="minimize")
+            study = optuna.create_study(storage=storage, study_name=name, direction="minimize")
             created = True
         except optuna.exceptions.DuplicatedStudyError:
-            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+            study = optuna.load_study(study_name=name, storage=storage)
             created = False
     except Exception as e:  # noqa: BLE001 - sqlalchemy/optuna errors on a broken storage
         raise RecordStoreError(f"cannot open study {name}: {str(e).splitlines()[0][:200]}") from None
+    # the worker that created the study draws from the configured seed; one that joins a study
+    # (another worker's, or its own resumed) from a seed of its own, so workers do not repeat each other
+    seed = config.seed + index if created else config.seed + index + 1 + zlib.crc32(store.worker.encode()) % (1 << 20)
+    sampler = study.sampler = _make_sampler(config, space, seed, scorer_fn)
     held = study.user_attrs.get("metric", "insns")  # studies from before this attribute measured insns
     if not created and held != config.metric:
         raise ConfigError(f"study {name} in {config.storage_url} holds {held} values, this search measures "
@@ -620,7 +624,14 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
                             "binaries); stopping", bench.id, n_trials, config.budget)
                 break
             cap_compile(config.cache_max_gb)  # a long search must not fill the disk either
-            study.optimize(objective, n_trials=1, gc_after_trial=False)
+            slot = _budget_slot(store, ev, config.budget)
+            if slot is None:  # the budget is spent or being spent by other workers
+                spent = ev.spent()
+                continue
+            try:
+                study.optimize(objective, n_trials=1, gc_after_trial=False)
+            finally:
+                store.release(slot)
             spent = ev.spent()  # other workers may have spent some too
             if bar is not None:
                 bar.n = min(spent, config.budget)
@@ -634,6 +645,20 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
         if bar is not None:
             bar.close()
     return _program_result(study, bench.id, name, o3, ev.spent(), config, time.perf_counter() - t0)
+
+
+def _budget_slot(store, ev: "Evaluator", budget: int) -> str | None:
+    """Claim one of the study's unspent budget slots before a trial (None: none free now; waits
+    a little first). A slot is a claim in the records database, held while the trial runs, so
+    workers sharing a study never measure more than the budget together; a dead worker's slot
+    goes stale and is taken over like any claim."""
+    from costtune.records import CLAIMED
+
+    for i in range(ev.spent(), budget):
+        if store.claim(f"budget:{ev.label}:{i}") == CLAIMED:
+            return f"budget:{ev.label}:{i}"
+    time.sleep(HOLD_WAIT_S)
+    return None
 
 
 def _tell_predicted(study, sampler, scorer_fn, params, dists, o3, config, told: set) -> None:
