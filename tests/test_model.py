@@ -158,6 +158,31 @@ def test_eval_on_new_data_uses_its_test_split(dataset, rank_model, tmp_path, cap
     assert json.loads(js.read_text())["programs"] == ["mine/checksum"]
 
 
+def test_eval_without_json_prints_the_table_only_with_top_k_labelled_scores(dataset, rank_model, capsys):
+    assert cli_main(["eval", "--model", str(rank_model), "--data", str(dataset)]) == 0
+    out = capsys.readouterr().out
+    head = out.splitlines()[0].split()
+    assert head == ["scorer", "pair_acc", "kendall_tau", "top1_score", "top5_score", "pairs"]
+    assert "best latency / latency of the best of the scorer's top K" in out
+    assert "{" not in out and '"overall"' not in out  # no JSON after the table
+
+
+def test_eval_on_data_without_training_programs_skips_the_gbm_only(dataset, rank_model, tmp_path, capsys):
+    """A dataset made with --split 0,0,1: every scorer but the GBM (fitted on training programs)."""
+    rows = [json.loads(line) for line in (dataset / "ranking.jsonl").read_text().splitlines()]
+    only_test = tmp_path / "only_test"
+    only_test.mkdir()
+    (only_test / "ranking.jsonl").write_text("".join(json.dumps(dict(r, split="test")) + "\n" for r in rows))
+    js = tmp_path / "eval.json"
+    assert cli_main(["eval", "--model", "default", "--data", str(only_test), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    rep = json.loads(js.read_text())
+    assert rep["programs"] == sorted(PROGRAMS)
+    assert set(rep["overall"]) == {"model", "static_insns", "random"}
+    assert "opcode_gbm" in rep["skipped"] and "no training programs" in rep["skipped"]["opcode_gbm"]
+    assert "opcode_gbm" in out and "skipped: no training programs" in out
+
+
 def test_corrupt_checkpoint_is_one_line_error(rank_model, tmp_path, capsys):
     import shutil
 

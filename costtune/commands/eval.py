@@ -14,7 +14,7 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' = stdout only JSON)")
+    p.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE ('-': print only the JSON)")
     p.set_defaults(func=run)
 
 
@@ -34,7 +34,9 @@ def run(args) -> int:
         # the model's own held-out programs where the data has them, else the data's test split
         present = {c.program for c in cands}
         held = [p for p in mcfg.metrics.get("test_programs") or [] if p in present] or None
-        train, test = split_programs(cands, seed=mcfg.train.get("seed", 0), test_programs=args.benchmarks or held)
+        # no training programs (e.g. a dataset made with --split 0,0,1): everything but the GBM is evaluated
+        train, test = split_programs(cands, seed=mcfg.train.get("seed", 0), test_programs=args.benchmarks or held,
+                                     need_train=False)
     if args.db:
         if not args.benchmarks:
             raise ConfigError("--db needs --benchmarks suite/name ...")
@@ -49,6 +51,4 @@ def run(args) -> int:
         with open(args.json, "w") as fh:
             fh.write(js + "\n")
         print(f"JSON written to {args.json}", file=sys.stderr)
-    else:
-        print(js)
     return 0

@@ -134,10 +134,13 @@ def group_by_program(cands: list[Candidate]) -> dict[str, list[Candidate]]:
 
 
 def split_programs(cands: list[Candidate], test_fraction: float = 0.3, seed: int = 0,
-                   test_programs: list[str] | None = None) -> tuple[list[Candidate], list[Candidate]]:
+                   test_programs: list[str] | None = None,
+                   need_train: bool = True) -> tuple[list[Candidate], list[Candidate]]:
     """(train, test) by program. The dataset's own ``split`` field wins; else a seeded split.
 
-    Raises :class:`DatasetError` when either side would hold no program.
+    Raises :class:`DatasetError` when either side would hold no program (with
+    ``need_train=False`` only when no program is held out: evaluation needs no training
+    programs but the GBM baseline's).
     """
     progs = sorted({c.program for c in cands})
     if test_programs:
@@ -156,7 +159,7 @@ def split_programs(cands: list[Candidate], test_fraction: float = 0.3, seed: int
         test = set(shuffled[:k])
     train = [c for c in cands if c.program not in test]
     held = [c for c in cands if c.program in test]
-    if len(progs) < 2 or not train or not held:
+    if not held or (need_train and (len(progs) < 2 or not train)):
         raise DatasetError(f"need programs on both sides of the train/test split; have {len(progs)} program(s) "
                            f"({len({c.program for c in train})} train, {len({c.program for c in held})} test)")
     return train, held

@@ -2,7 +2,9 @@
 
 Every scorer sees the same candidates and the same pairs. Metrics per program and
 overall: pairwise accuracy (pairs with a relative gap > eps, pooled over programs),
-Kendall tau, top-1 and top-5 score (means over programs).
+Kendall tau, top-1 and top-5 score (means over programs). The top-k score is a
+score, not a hit rate: best latency / latency of the best of the k candidates the
+scorer ranks first (1.0: the best candidate is among them).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class EvalReport:
     overall: dict = field(default_factory=dict)  #: scorer -> metrics
     per_program: dict = field(default_factory=dict)  #: scorer -> program -> metrics
     seconds: dict = field(default_factory=dict)  #: scorer -> scoring seconds
+    skipped: dict = field(default_factory=dict)  #: scorer -> why it was not run
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,7 +70,8 @@ def evaluate_scorers(scorers: dict, test: list[Candidate], eps: float) -> EvalRe
 
 def evaluate(model_dir, test: list[Candidate], train: list[Candidate] | None, *, eps: float = 0.02,
              seed: int = 0, device: str = "cpu", threads: int = 1) -> EvalReport:
-    """The model in ``model_dir`` and the baselines on ``test`` (GBM fitted on ``train``)."""
+    """The model in ``model_dir`` and the baselines on ``test`` (GBM fitted on ``train``; without
+    training programs the GBM is skipped and the report says why)."""
     from costtune.model.costmodel import CostModel
 
     model = CostModel.from_pretrained(model_dir, device=device, threads=threads)
@@ -92,16 +96,27 @@ def evaluate(model_dir, test: list[Candidate], train: list[Candidate] | None, *,
     if train:
         scorers["opcode_gbm"] = OpcodeGBM(seed=seed).fit(train).score
     scorers["random"] = RandomScorer(seed).score
-    return evaluate_scorers(scorers, test, eps)
+    rep = evaluate_scorers(scorers, test, eps)
+    if not train:
+        rep.skipped["opcode_gbm"] = "no training programs in the data (the GBM is fitted on them)"
+    return rep
+
+
+#: table heading of each overall metric
+HEADINGS = {"pair_acc": "pair_acc", "kendall_tau": "kendall_tau", "top1": "top1_score", "top5": "top5_score",
+            "pairs": "pairs"}
 
 
 def format_table(rep: EvalReport) -> str:
-    cols = ("pair_acc", "kendall_tau", "top1", "top5", "pairs")
-    lines = [f"{'scorer':<18}" + "".join(f"{c:>12}" for c in cols)]
+    lines = [f"{'scorer':<18}" + "".join(f"{h:>12}" for h in HEADINGS.values())]
     for name, m in rep.overall.items():
-        lines.append(f"{name:<18}" + "".join(f"{m[c]:>12.3f}" if c != "pairs" else f"{m[c]:>12d}" for c in cols))
+        lines.append(f"{name:<18}" + "".join(f"{m[c]:>12.3f}" if c != "pairs" else f"{m[c]:>12d}" for c in HEADINGS))
+    for name, why in rep.skipped.items():
+        lines.append(f"{name:<18}  skipped: {why}")
+    lines.append(f"pairs: candidates of one program whose relative gap (slow - fast) / slow > eps = {rep.eps}; "
+                 "topK_score: best latency / latency of the best of the scorer's top K (1.0: found the best)")
     lines.append("")
-    lines.append(f"per program (pair_acc / top1), eps={rep.eps}:")
+    lines.append(f"per program (pair_acc / top1_score), eps={rep.eps}:")
     names = list(rep.overall)
     lines.append(f"{'program':<28}" + "".join(f"{n:>18}" for n in names))
     for p in rep.programs:
