@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("bench_variants_out"))
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--within", action="store_true", help="score each search's second half with a table of its first")
-    ap.add_argument("--eps", type=float, default=0.02, help="--within: pairs count when max/min - 1 > eps")
+    ap.add_argument("--eps", type=float, default=0.02, help="--within: pairs count when (slow - fast) / slow > eps")
     args = ap.parse_args(argv)
     suite = get_suite(args.suite)
     report = {}

@@ -337,3 +337,20 @@ def test_step_sample_and_split_helpers():
     with pytest.raises(DatasetError):
         ds.assign_splits(progs[:2], (0.7, 0.15, 0.15), 0, False)
     assert ds.parse_split("2,1,1") == (0.5, 0.25, 0.25)
+
+
+def test_one_definition_of_eps_for_dataset_eval_and_training_pairs():
+    """(slow - fast) / slow > eps everywhere: 102.01 against 100 is a gap of 0.0197 (max/min - 1
+    would be 0.0201), so at eps 0.02 it is no pair for the dataset, eval or training."""
+    import random
+
+    from costtune.model.data import gap_pairs
+    from costtune.model.metrics import pairwise_counts
+
+    lat = [100.0, 102.01, 103.0]  # 103 vs 100: gap 0.0291, a pair; 103 vs 102.01: 0.0096, none
+    cands = [ds.Candidate(program="p", id=str(i), record_id=i, pipeline="", pass_seq=None, latency=v, n_records=1,
+                          binary_hash="", ir_hash="", functions={}, text="") for i, v in enumerate(lat)]
+    dataset_pairs = {(p.slow.id, p.fast.id) for p in ds.make_pairs(cands, 0.02, None, random.Random(0))}
+    assert dataset_pairs == {("2", "0")}
+    assert {(str(i), str(j)) for i, j in gap_pairs(lat, 0.02)} == dataset_pairs
+    assert pairwise_counts(lat, [0.0, 1.0, 2.0], 0.02) == (1, 1)

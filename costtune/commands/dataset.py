@@ -30,7 +30,10 @@ def register(sub):
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--benchmarks", nargs="+", metavar="B", help="programs to use (suite/name; default: all in the DB)")
     p.add_argument("--n", type=int, default=100, help="candidates step-sampled per program (default 100)")
-    p.add_argument("--eps", type=float, default=0.3, help="pairs need (slow - fast) / slow > eps (default 0.3)")
+    p.add_argument("--eps", type=float, default=0.3,
+                   help="a training pair needs the relative gap (slow - fast) / slow > eps (default 0.3, as in the "
+                        "research: clearly different candidates teach the model which code is faster; eval "
+                        "counts pairs the same way at 0.02)")
     p.add_argument("--repr", default="asm", choices=REPRS, help="asm: normalised AArch64 objdump; ir: LLVM IR")
     p.add_argument("--metric", default="insns", help="the records' metric: insns | wall | cycles[:CORE] (default insns)")
     p.add_argument("--cpu", help="with --metric cycles: the core of the records (default cortex-a57)")

@@ -10,7 +10,10 @@ def register(sub):
     p.add_argument("--data", help="dataset directory: test split = held-out programs, train split fits the GBM")
     p.add_argument("--db", help="records database URL: evaluate on these measured candidates")
     p.add_argument("--benchmarks", nargs="*", help="programs to evaluate (suite/name); with --db required")
-    p.add_argument("--eps", type=float, default=0.02, help="pairs count when max/min latency - 1 > eps")
+    p.add_argument("--eps", type=float, default=0.02,
+                   help="a pair of candidates counts when its relative gap (slow - fast) / slow > eps (default "
+                        "0.02: near-O3 candidates differ by a few percent, and instruction counts are exact, so "
+                        "small gaps are real and are what a search must rank)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=1)

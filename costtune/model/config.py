@@ -75,7 +75,7 @@ class TrainConfig(YamlConfig):
                                                          "gate_proj", "up_proj", "down_proj"])
     max_len: int = 256  # tokens per chunk; longer functions are cut into chunks, none is dropped
     max_chunks: int = 64  # chunks per function at most (the tail of a huge function is summarised)
-    eps: float = 0.02  # a pair counts when max/min latency - 1 > eps
+    eps: float = 0.02  # a pair counts when its relative gap (slow - fast) / slow > eps
     mse_weight: float = 1.0  # weight of the squared error on log-latency differences (beside RankNet)
     length_feature: bool = True  # give the head log(tokens) of each chunk: cost grows with code size
     # recompute activations in backward: a step keeps every chunk of a candidate group alive,

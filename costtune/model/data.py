@@ -166,10 +166,13 @@ def split_programs(cands: list[Candidate], test_fraction: float = 0.3, seed: int
 
 
 def gap_pairs(lat: list[float], eps: float) -> list[tuple[int, int]]:
-    """Index pairs (i, j), i slower than j, whose latencies differ by more than ``eps`` (relative)."""
+    """Index pairs (i, j), i slower than j, whose relative gap ``(slow - fast) / slow`` exceeds
+    ``eps`` (:func:`costtune.dataset.relative_gap`, as in the dataset's pairs)."""
+    from costtune.dataset import relative_gap
+
     out = []
     for i in range(len(lat)):
         for j in range(len(lat)):
-            if lat[i] > lat[j] * (1 + eps):
+            if lat[i] > lat[j] and relative_gap(lat[i], lat[j]) > eps:
                 out.append((i, j))
     return out

@@ -9,15 +9,18 @@ __all__ = ["pairwise_counts", "kendall_tau", "topk_score", "program_metrics"]
 
 
 def pairwise_counts(true: list[float], pred: list[float], eps: float) -> tuple[int, int]:
-    """(correct, total) over pairs whose true costs differ by more than ``eps`` (relative).
+    """(correct, total) over pairs whose true costs' relative gap ``(slow - fast) / slow``
+    exceeds ``eps`` (:func:`costtune.dataset.relative_gap`, the dataset's definition).
 
     A tie in the prediction counts as half correct.
     """
+    from costtune.dataset import relative_gap
+
     correct2 = total = 0
     n = len(true)
     for i in range(n):
         for j in range(n):
-            if true[i] > true[j] * (1 + eps):
+            if true[i] > true[j] and relative_gap(true[i], true[j]) > eps:
                 total += 1
                 correct2 += 2 if pred[i] > pred[j] else (1 if pred[i] == pred[j] else 0)
     return correct2 / 2, total
