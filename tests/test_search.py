@@ -810,6 +810,7 @@ def test_no_gain_prediction_spares_a_measurement_only_when_it_cannot_win(tmp_pat
 
 def test_every_shipped_tuner_config_loads_and_validates():
     from costtune.model import PretrainConfig, TrainConfig
+    import yaml
 
     root = Path(__file__).resolve().parent.parent / "tuner_configs"
     kinds = {"search_": SearchConfig, "model_tiny": PretrainConfig, "model_": TrainConfig}
@@ -819,7 +820,12 @@ def test_every_shipped_tuner_config_loads_and_validates():
         loaded.append(cls.load(path))  # unknown fields, wrong types and failed checks raise ConfigError
     assert len(loaded) == len(list(root.glob("*.yaml"))) >= 7
     cb = SearchConfig.load(root / "search_cbench.yaml")
-    assert (cb.suite, cb.model, cb.neighbours, cb.crossovers, cb.warm_start_mode) == ("cbench", "profile", 4, 4, "screen")
+    assert (cb.model, cb.neighbours, cb.crossovers, cb.warm_start_mode, cb.k) == ("profile", 4, 4, "screen", 8)
+    # a strategy file says how to search: the suite, the programs and their repeat come from the command
+    # line (a repeat in the file was silently applied to a user's program); the program's own is the default
+    for path in sorted(root.glob("search_*.yaml")):
+        assert not {"suite", "benchmarks", "repeat"} & set(yaml.safe_load(path.read_text())), path.name
+    assert cb.repeat is None and cb.suite == SearchConfig().suite
 
 
 def test_a_pass_catalog_that_does_not_load_leaves_no_out_behind(tmp_path, monkeypatch, capsys):
