@@ -148,3 +148,25 @@ def test_collect_on_a_full_cache_records_nothing_and_the_next_run_does_every_job
         recs = list(s.records())
     assert sorted(r.label for r in recs) == ["O0", "O3", "rand0"]
     assert {r.label: r.status for r in recs}["O3"] == "ok"
+
+
+def test_bad_suites_and_model_configs_are_one_line(tmp_path):
+    suite = tmp_path / "suite" / "p"
+    suite.mkdir(parents=True)
+    (suite / "bench.yaml").write_text("name: [unclosed\n  x: :\n")
+    (suite / "main.c").write_text("int main(void){return 0;}\n")
+    line = _one_error_line(_cli("benchmarks", "list", "--suite", str(tmp_path / "suite")))
+    assert "bench.yaml" in line
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "costtune_model.json").write_text("[1, 2]")
+    line = _one_error_line(_cli("search", "--suite", "builtin", "--benchmarks", "bitcount", "--budget", "2",
+                                "--model", str(model), "--out", str(tmp_path / "out")))
+    assert "JSON object" in line
+
+
+def test_search_on_a_full_cache_is_one_line(small_disk, tmp_path):
+    line = _one_error_line(_cli("search", "--suite", "builtin", "--benchmarks", "bitcount", "--budget", "2",
+                                "--sampler", "tpe", "--repeat", "1", "--out", str(tmp_path / "out"), "--no-progress",
+                                env={"COSTTUNE_CACHE": str(small_disk.path)}))
+    assert "no space" in line.lower() or "not writable" in line or "denied" in line
