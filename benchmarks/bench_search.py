@@ -1,7 +1,7 @@
 """Side by side: random search, Optuna TPE, and proxy-guided TPE, same programs, same budget.
 
     .venv/bin/python benchmarks/bench_search.py --benchmarks bitcount sorting sha256 --budget 40 \
-        [--model DIR] [--k 16] [--repeat 1] [--flat] [--jobs 2] [--out bench_search_out] [--json]
+        [--model DIR] [--k 8] [--repeat 1] [--flat] [--jobs 2] [--out bench_search_out] [--json]
 
 Each (method, program) gets its own study storage and records database (fresh, so no
 method reuses another's measurements) in OUT/<method>/<program>/; ``--jobs N`` runs N of
@@ -87,6 +87,31 @@ METHODS = {  # name -> SearchConfig overrides
     # unguided TPE at other seeds: how much TPE's own final result and its measurements vary
     "tpe-s1": dict(sampler="tpe", seed=1),
     "tpe-s2": dict(sampler="tpe", seed=2),
+}
+#: a short line per method for --help
+METHOD_HELP = {
+    "random": "random search in the o3-edits space (O3 plus edits)",
+    "tpe": "Optuna TPE, unguided: every trial measured",
+    "proxy": "TPE whose k proposals a trial are screened by the cost model (--model); the best is measured",
+    "random-flat": "random flat pass sequences of the catalog (the collect space; --flat adds it)",
+    "proxy-static": "the proxy screening by static instruction count instead of a model",
+    "proxy-warm": "the proxy, warm-started from --warm-runs' studies of other program families",
+    "proxy-variants": "the proxy + predictions from measured function variants (--variants)",
+    "tpe-warm": "TPE warm-started from --warm-runs' studies of other program families",
+    "proxy-static-var-warm": "static-count screen + variants + warm start",
+    "proxy-static-var-screened-warm": "the same, the warm pipelines joining the screen (--warm-start-mode screen)",
+    "proxy-static-shapes-screened-warm": "the same once variants also predict new variants of a known shape",
+    "proxy-static-told-screened-warm": "the same, telling TPE the proposals predicted not to gain (--tell-predicted)",
+    "proxy-profile-screened-warm": "screened by the profile estimate (--model profile), warm pipelines screened",
+    "proxy-profile-told-screened-warm": "the same + --tell-predicted",
+    "proxy-profile-told-nbr-screened-warm": "the same + 4 neighbours of the best trial a screen (--neighbours 4)",
+    "proxy-profile-told-nbr-cx-screened-warm": "the same + 4 crossovers of the best trials (--crossovers 4): "
+                                               "tuner_configs/search_cbench.yaml with a warm start",
+    "proxy-profile-told-nbr-cx-screened": "the same without a warm start (search_cbench.yaml alone)",
+    "proxy-profile-told-nbr-rep-cx-screened-warm": "... neighbours half repeat an added pass (--neighbour-moves repeat)",
+    "proxy-profile-told-nbr-edits-cx-screened-warm": "... neighbours repeat or insert passes (--neighbour-moves edits)",
+    "tpe-s1": "unguided TPE at seed 1 (with tpe-s2: how much TPE's own result varies)",
+    "tpe-s2": "unguided TPE at seed 2",
 }
 WARM_SOURCES = ("tpe", "random", "proxy", "proxy-static")  # methods of --warm-runs whose studies seed *-warm
 
@@ -205,18 +230,31 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its waited-for children (clang, opt, llc, qemu) so far."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+CPU_FILE = "bench_cpu_seconds.txt"  #: a search's CPU seconds, beside its summary.json
+
+
 def _run_one(out: Path, method: str, bench: str, over: dict, common: dict):
-    """One method on one program in OUT/<method>/<program>/: (method, {program: result}, seconds)."""
+    """One method on one program in OUT/<method>/<program>/: (method, {program: result}, CPU seconds)."""
     cfg = SearchConfig(benchmarks=[bench], out=str(out / method / bench.replace("/", "_")), **{**common, **over})
-    t0 = time.perf_counter()
+    c0 = cpu_seconds()
     try:
         res = run_search(cfg)
     except CostTuneError as e:  # one program that cannot be searched does not sink the others
         print(f"{method} {bench}: {e}", file=sys.stderr)
-        return method, {}, time.perf_counter() - t0
+        return method, {}, cpu_seconds() - c0
+    cpu = cpu_seconds() - c0
+    (Path(cfg.out) / CPU_FILE).write_text(f"{cpu:.2f}\n")
     return method, {p.benchmark: {"o3": p.o3_value, "best": p.best_value, "speedup": p.speedup,
                                   "measurements": p.measurements, "trials": p.trials, "history": p.history,
-                                  "best_pipeline": p.best_pipeline} for p in res.programs}, time.perf_counter() - t0
+                                  "best_pipeline": p.best_pipeline} for p in res.programs}, cpu
 
 
 MISSING = "failed / not run"
@@ -228,8 +266,10 @@ def _finished(out: Path, method: str, bench: str):
     if not path.is_file():
         return method, {}, 0.0
     d = json.loads(path.read_text())
+    cpu = path.with_name(CPU_FILE)
     return method, {p["benchmark"]: {k: p[k] for k in ("speedup", "measurements", "trials", "history", "best_pipeline")}
-                    | {"o3": p["o3_value"], "best": p["best_value"]} for p in d["programs"]}, d["seconds"]
+                    | {"o3": p["o3_value"], "best": p["best_value"]} for p in d["programs"]}, \
+        float(cpu.read_text()) if cpu.is_file() else float("nan")
 
 
 def markdown(results: dict, names: list) -> str:
@@ -260,29 +300,40 @@ def markdown(results: dict, names: list) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--suite", default="builtin")
-    ap.add_argument("--benchmarks", nargs="+", default=["bitcount", "sorting", "sha256"])
-    ap.add_argument("--budget", type=int, default=40)
-    ap.add_argument("--k", type=int, default=16)
-    ap.add_argument("--model", default="")
-    ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="methods:\n" + "\n".join(f"  {m:<46} {METHOD_HELP[m]}" for m in METHODS))
+    ap.add_argument("--suite", default="builtin", help="builtin | cbench | ... | DIR (default: builtin)")
+    ap.add_argument("--benchmarks", nargs="+", default=["bitcount", "sorting", "sha256"],
+                    help="programs of the suite (default: bitcount sorting sha256)")
+    ap.add_argument("--budget", type=int, default=40, help="real measurements per program, O3 included (default: 40)")
+    ap.add_argument("--k", type=int, default=8, help="proposals a proxy trial screens (default: 8, as the README's "
+                    "comparisons and search_cbench.yaml)")
+    ap.add_argument("--model", default="", help="the proxy's cost model directory (default: the shipped model)")
+    ap.add_argument("--repeat", type=int, help="the programs' repeat knob (default: each program's own; "
+                    "--repeat 1 for one run over the program's input, as the README's cBench runs)")
+    ap.add_argument("--seed", type=int, default=0, help="the searches' seed (default: 0)")
     ap.add_argument("--flat", action="store_true", help="also random search over the flat space")
-    ap.add_argument("--methods", nargs="+", default=["random", "tpe", "proxy"], choices=list(METHODS))
+    ap.add_argument("--methods", nargs="+", default=["random", "tpe", "proxy"], choices=list(METHODS),
+                    metavar="METHOD", help="methods to compare (default: random tpe proxy; listed below)")
     ap.add_argument("--jobs", type=int, default=1, help="(method, program) searches run at once")
     ap.add_argument("--warm-runs", type=Path, help="an earlier OUT: the *-warm methods start from the best "
                     "pipelines its studies found for programs of other families")
     ap.add_argument("--references", type=Path, help="an earlier bench_search.json: its unguided TPE runs "
                     "(tpe, tpe-s1, tpe-s2) on these programs are the references of the tests, where not run here "
                     "(instruction counts are exact and seeded TPE repeats its history measurement by measurement)")
-    ap.add_argument("--out", default="bench_search_out")
+    ap.add_argument("--out", default="bench_search_out", help="output directory (default: bench_search_out)")
     ap.add_argument("--fresh", action="store_true", help="delete OUT first (otherwise studies resume)")
     ap.add_argument("--report", action="store_true", help="run nothing: the table of the searches in OUT that "
-                    "finished (CPU seconds are those of each search's last pass)")
+                    "finished (CPU seconds are those of each search's last pass; nan where not recorded)")
     ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table instead")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
 
     out = Path(args.out)
@@ -316,7 +367,7 @@ def main(argv=None) -> int:
             done = pool.starmap(_run_one, [(out, name, b, over(name, b), common) for name, b in jobs],
                                 chunksize=1)
     results = {name: {"seconds": 0.0, "programs": {}} for name in methods}
-    for name, prog, seconds in done:
+    for name, prog, seconds in done:  # CPU seconds, the searches' own and their tools'
         results[name]["seconds"] = round(results[name]["seconds"] + seconds, 1)
         results[name]["programs"].update(prog)
     for r in results.values():  # the order of --benchmarks
@@ -356,7 +407,8 @@ def main(argv=None) -> int:
         return 0
     progs = sorted({b for r in results.values() for b in r["programs"]}, key=lambda k: _order(k, args.benchmarks))
     w = max(len(p) for p in progs + ["geomean"])
-    print(f"budget {args.budget} real measurements per program, k={args.k}, repeat={args.repeat}; "
+    print(f"budget {args.budget} real measurements per program, k={args.k}, "
+          f"repeat={args.repeat or 'own'}; "
           "cells: O3/best (measurements to reach TPE's final best); '<=1/3 of TPE': programs, of those "
           "where TPE beat O3, whose TPE result the method reached with a third of TPE's own measurements")
     print(f"{'program':<{w}}  " + "  ".join(f"{m:>16}" for m in results))

@@ -42,3 +42,31 @@ def test_references_are_the_tpe_runs_of_an_earlier_json_on_the_requested_program
     path.write_text("{}")
     with pytest.raises(SystemExit, match="not a bench_search.json"):
         bench.load_references(path, ["a"], exclude={})
+
+
+def test_defaults_help_and_method_names():
+    """--repeat: each program's own unless asked (--repeat 1); --k 8 as the README and search_cbench.yaml;
+    every option has help text and --help explains every method in a line."""
+    ap = bench.parser()
+    args = ap.parse_args([])
+    assert args.repeat is None and args.k == 8
+    assert ap.parse_args(["--repeat", "1"]).repeat == 1
+    for action in ap._actions:
+        assert action.help, action.option_strings
+    text = ap.format_help()
+    for method in bench.METHODS:
+        line = next(l for l in text.splitlines() if l.split()[:1] == [method])
+        assert len(line.split()) > 3, line
+
+
+def test_cpu_seconds_count_cpu_of_children_not_wall_time():
+    import subprocess
+    import sys
+
+    c0 = bench.cpu_seconds()
+    subprocess.run([sys.executable, "-c", "import time; time.sleep(1.0)"], check=True)
+    slept = bench.cpu_seconds() - c0
+    subprocess.run([sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"],
+                   check=True)
+    busy = bench.cpu_seconds() - c0 - slept
+    assert slept < 0.5 and busy >= 0.55, (slept, busy)
