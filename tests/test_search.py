@@ -844,3 +844,15 @@ def test_a_shipped_config_loads_by_its_name():
     assert SearchConfig.load("search_quick.yaml") == SearchConfig.load(root / "search_quick.yaml")
     with pytest.raises(ConfigError, match="no config file search_nothing and no shipped config of that name"):
         SearchConfig.load("search_nothing")
+
+
+def test_the_progress_plot_ends_at_the_budget(tmp_path):
+    """Budget 8: the x axis runs 1..8 (it ran to 9), integer ticks only."""
+    from costtune.search.loop import ProgramResult, plot_progress, progress_figure
+
+    history = [1.0, 0.96, 0.91, 0.91, 0.91, 0.91, 0.9, 0.9]
+    p = ProgramResult("builtin/bitcount", "s", 100.0, 90.0, "p", 8, 10, history)
+    ax = progress_figure([p], budget=8).axes[0]
+    assert ax.get_xlim() == (1.0, 8.0)
+    assert all(float(t).is_integer() and 1 <= t <= 8 for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= 8)
+    assert plot_progress([p], tmp_path / "progress.png", 8).stat().st_size > 1000

@@ -510,7 +510,7 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
     result = SearchResult(results, str(out), config.storage_url, config.db_url, config.sampler, config.space,
                           scorer.describe() if scorer else "", retrainer.rounds if retrainer else 0,
                           time.perf_counter() - t0)
-    write_outputs(result, out)
+    write_outputs(result, out, config.budget)
     return result
 
 
@@ -714,15 +714,25 @@ def _program_result(study, bench_id, name, o3, spent, config, seconds) -> Progra
     return ProgramResult(bench_id, name, o3, best_v, best_p, spent, len(trials), history, round(seconds, 1))
 
 
-def write_outputs(result: SearchResult, out: Path) -> None:
+def write_outputs(result: SearchResult, out: Path, budget: int | None = None) -> None:
     for p in result.programs:
         (out / f"best_{p.benchmark.split('/', 1)[-1]}.txt").write_text(p.best_pipeline + "\n")
     (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=2))
-    plot_progress(result.programs, out / "progress.png")
+    plot_progress(result.programs, out / "progress.png", budget)
 
 
-def plot_progress(programs: list[ProgramResult], path: Path) -> Path:
-    from costtune.plots import _canvas, _save
+def plot_progress(programs: list[ProgramResult], path: Path, budget: int | None = None) -> Path:
+    from costtune.plots import _save
+
+    return _save(progress_figure(programs, budget), path)
+
+
+def progress_figure(programs: list[ProgramResult], budget: int | None = None):
+    """Best-so-far / O3 against real measurements, the x axis from 1 to the budget (the
+    measurements the search may spend), never past it."""
+    from matplotlib.ticker import MaxNLocator
+
+    from costtune.plots import _canvas
 
     fig = _canvas()
     ax = fig.add_subplot(1, 1, 1)
@@ -736,4 +746,7 @@ def plot_progress(programs: list[ProgramResult], path: Path) -> Path:
     ax.set_ylabel("best so far / O3 (instructions)")
     ax.set_title("costtune search: best-so-far against measurements")
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    last = budget or max((len(p.history) for p in programs), default=1)
+    ax.set_xlim(1, max(last, 2))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
