@@ -4,6 +4,7 @@ fixed split, and ``costtune dataset --from-corpus`` (real compiles and qemu runs
 from __future__ import annotations
 
 import gzip
+import math
 import json
 import os
 import subprocess
@@ -156,3 +157,44 @@ def test_dataset_from_corpus_rebuilds_and_leaves_out_a_changed_candidate(collect
     assert summary["splits"][split] == ["builtin/bitcount"]
     ranking = [json.loads(x) for x in (tmp_path / "ds" / "ranking.jsonl").read_text().splitlines()]
     assert victim["pipeline"] not in {r["pipeline"] for r in ranking}
+
+
+# ---------------------------------------------------------------- the learned residual of the profile estimate
+
+def test_residual_model_keeps_known_candidates_exact_and_learns_a_real_residual():
+    """Synthetic tables over real assembly shapes: a candidate made of measured variants keeps
+    the estimate; one with a new-shape hot function gets the correction the training taught."""
+    import random
+
+    from costtune.model.residual import FEATURES, ResidualModel, residual_features
+    from costtune.search.variants import VariantTable
+
+    def fn(name, body):
+        return f"<{name}>:\n" + "\n".join(body) + "\nret"
+
+    loop = ["mov w8, wzr", "L1:", "add w8, w8, #1", "ldr w9, [x0]", "cmp w8, w1", "b.ne L1"]
+    ref = {"main": fn("main", ["bl work", "mov w0, wzr"]), "work": fn("work", loop)}
+    ref_counts = {"main": 10.0, "work": 1000.0}
+    table = VariantTable()
+    table.observe("o3", ref, ref_counts, 1100.0)
+    rng = random.Random(0)
+    programs, cands = [], []
+    for i in range(200):  # unrolled-by-k variants really run about 1/k of the loop's instructions per element
+        k = rng.randint(2, 4)
+        body = ["mov w8, wzr", "L1:"] + ["add w8, w8, #1", "ldr w9, [x0]"] * k + ["cmp w8, w1", "b.ne L1"]
+        if i % 3 == 0:
+            body.append("nop")  # a distinct text each time
+        c = {"main": ref["main"], "work": fn("work", body + [f"mov w{i % 7}, w{i % 5}"])}
+        cands.append((c, 100.0 + 1000.0 / k * (1 + 0.01 * rng.random())))
+    programs.append((table, ref, ref_counts, cands))
+    model = ResidualModel(seed=0).fit(programs)
+    assert model.n_train == 200
+    est_known = table.estimate(ref)
+    assert model.score(table, ref, ref_counts, [ref]) == [est_known]  # all known: the estimate exactly
+    test = [c for c, _ in cands[:20]]
+    truth = [t for _, t in cands[:20]]
+    est = [table.estimate(c) for c in test]
+    fixed = model.score(table, ref, ref_counts, test)
+    err = lambda pred: sum(abs(math.log(p / t)) for p, t in zip(pred, truth)) / len(truth)  # noqa: E731
+    assert err(fixed) < 0.5 * err(est)  # the length-scaled estimate is off by the unroll factor
+    assert len(residual_features(table, ref, ref_counts, test[0], est[0])) == len(FEATURES)

@@ -15,7 +15,7 @@ the header; then, per program, one ``program`` line followed by its
     {"type": "candidate", "job_key": "...", "label": "edit3", "pipeline": "...",
      "seed": 0, "index": 3, "status": "ok", "value": 123456789, "ir_hash": "...",
      "text_hash": "...", "binary_hash": "...", "counts": [int, ...], "variants": ["3fa2...", null, ...],
-     "blocks": [[addr, n, execs], ...]}
+     "blocks": [[addr, n, execs], ...], "seconds": 1.234}
 
 ``counts`` is aligned with the program line's ``functions`` (instructions
 executed in each function in the same qemu run that gave ``value``; they sum to
@@ -126,6 +126,9 @@ def export_corpus(db: str | RecordStore, out: str | os.PathLike, *, metric: str 
                 c["blocks"] = d["blocks"]
             if "step" in d:
                 c["step"] = d["step"]
+            spent = (d.get("compile_seconds") or 0) + (d.get("measure_seconds") or 0)
+            if spent:
+                c["seconds"] = round(spent, 3)  # worker time: compile (+ measure unless reused)
             lines.append(c)
             summary.candidates += 1
             summary.by_status[r.status] = summary.by_status.get(r.status, 0) + 1
