@@ -203,3 +203,21 @@ def test_failed_reference_is_cached(tmp_path, monkeypatch):
     assert _time.perf_counter() - t0 < 0.5
     with pytest.raises(BenchmarkError, match="reference run failed"):
         reference_output(bench, "aarch64", refresh=True)
+
+
+def test_measure_shows_the_share_of_instructions_outside_the_program_s_own_functions(capsys):
+    """wordfreq spends most of its instructions in the C library's qsort and strcmp."""
+    from costtune.asm import program_functions
+
+    assert cli_main(["measure", "builtin/wordfreq", "--repeat", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    art = compile_benchmark(get_benchmark("builtin/wordfreq"), "O3").artifact
+    own = program_functions(art)
+    fns = out["functions"]
+    assert sum(fns.values()) == out["value"] and out["blocks"] is None
+    assert out["outside_share"] == pytest.approx(sum(n for f, n in fns.items() if f not in own) / out["value"])
+    assert 0.3 < out["outside_share"] < 0.9
+    assert cli_main(["measure", "builtin/wordfreq", "--repeat", "1"]) == 0
+    text = capsys.readouterr().out
+    assert f"{out['outside_share'] * 100:.1f}% of the instructions run outside the program's own functions" in text
+    assert "strcmp" in text and "keep this share small" in text

@@ -414,3 +414,18 @@ def test_stats_recognise_a_search_s_o3_baseline(tmp_path, capsys):
     assert cli.main(["records", "stats", "--db", str(db)]) == 0
     line = capsys.readouterr().out.splitlines()[1]
     assert " 1000 " in line and " 0.900 " in line
+
+
+def test_stats_show_the_share_of_o3_outside_the_program_s_own_functions(tmp_path, capsys):
+    """collect keeps per-function counts (libc included) and the program's own functions' hashes."""
+    db = tmp_path / "r.db"
+    with RecordStore(db) as store:
+        store.add(make_record(1, label="O3", value=1000.0, detail={
+            "functions": {"kernel": 500, "main": 300, "printf": 150, "[unknown]": 50},
+            "function_hashes": {"kernel": "a" * 16, "main": "b" * 16}}))
+        store.add(make_record(2, value=900.0))
+    (row,) = stats(db)
+    assert row.outside_o3 == pytest.approx(0.2) and row.to_dict()["outside_o3"] == pytest.approx(0.2)
+    assert cli.main(["records", "stats", "--db", str(db)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "outside%" in out[0] and " 20.0 " in out[1] and "keep it small" in out[-1]

@@ -40,10 +40,24 @@ def run(args) -> int:
         raise CompileError(f"{bench.id} [{args.passes}]: {res.describe()}", res.step, res.stderr_tail)
     wall = WallConfig(min_runs=min(3, args.max_runs), max_runs=args.max_runs, rel_ci=args.rel_ci,
                       budget_s=args.budget)
+    profiled = args.metric != "wall" and args.target == "aarch64"  # per-function counts of the same run
     m = measure(res.artifact, bench, args.metric, runner=args.runner, repeat=args.repeat,
-                check=not args.no_check, timeout=args.timeout, wall=wall, toolchain=tc, cpu=args.cpu)
+                check=not args.no_check, timeout=args.timeout, wall=wall, toolchain=tc, cpu=args.cpu,
+                profile=profiled)
+    outside = None
+    if m.functions:
+        from costtune.asm import program_functions
+        from costtune.measure.profile import outside_share
+
+        own = program_functions(res.artifact, "asm", tc)
+        outside = outside_share(m.functions, own)
+        total = sum(m.functions.values())
+        libc = ", ".join(f"{f} {n / total * 100:.1f}%" for f, n in [(f, n) for f, n in m.functions.items()
+                                                                      if f not in own][:3])
     if args.json:
         out = m.to_dict()
+        out["blocks"] = None  # the profile's executed blocks: thousands of lines
+        out["outside_share"] = outside
         out["passes"] = args.passes
         out["binary_hash"] = res.artifact.binary_hash
         print(json.dumps(out, indent=2))
@@ -55,4 +69,7 @@ def run(args) -> int:
               f"{m.runner}")
         if m.detail:
             print(f"  {m.detail}")
+        if outside is not None:
+            print(f"  {outside * 100:.1f}% of the instructions run outside the program's own functions ({libc}): "
+                  "no pipeline changes them and the cost model never sees them - keep this share small")
     return 0 if m.ok else 1

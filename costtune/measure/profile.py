@@ -100,6 +100,16 @@ def aggregate_by_function(blocks: list[tuple[int, int, int]], symbols: list[Symb
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def outside_share(functions: dict[str, int], own) -> float | None:
+    """The share of the instructions in ``functions`` (per-function counts of a run) executed
+    outside ``own``, the program's own functions: the C library (printf, memcpy, qsort) and
+    anything unknown - code no pipeline changes and the cost model never reads. None without counts."""
+    total = sum(functions.values())
+    if not total:
+        return None
+    return sum(n for f, n in functions.items() if f not in own) / total
+
+
 def block_profile(artifact, bench, repeat: int | None = None, runner: str | Runner | None = None,
                   timeout: float | None = None, *, toolchain=None, target: str | None = None) -> BlockProfile:
     """Per-block and per-function instruction counts of one run (aarch64 static builds)."""

@@ -24,6 +24,8 @@ class BenchStats:
     best_label: str = ""
     o0: float | None = None
     o3: float | None = None
+    #: share of the O3 build's instructions outside the program's own functions (None: not profiled)
+    outside_o3: float | None = None
 
     @property
     def failure_rate(self) -> float:
@@ -41,7 +43,7 @@ class BenchStats:
                 "repeat": self.repeat, "runner": self.runner, "total": self.total,
                 "by_status": dict(self.by_status), "reused": self.reused, "best": self.best,
                 "best_label": self.best_label, "o0": self.o0, "o3": self.o3,
-                "best_vs_o3": self.best_vs_o3, "failure_rate": self.failure_rate}
+                "best_vs_o3": self.best_vs_o3, "failure_rate": self.failure_rate, "outside_o3": self.outside_o3}
 
 
 def reference_label(label: str) -> str:
@@ -72,6 +74,11 @@ def stats(store: RecordStore | str, *, metric: str | None = None, benchmark: str
         reference = reference_label(r.label)
         if reference == "O3":
             s.o3 = r.value
+            detail = r.detail or {}
+            if detail.get("functions") and detail.get("function_hashes"):  # collect's profile of the run
+                from costtune.measure.profile import outside_share
+
+                s.outside_o3 = outside_share(detail["functions"], detail["function_hashes"])
         elif reference == "O0":
             s.o0 = r.value
         if s.best is None or r.value < s.best:
