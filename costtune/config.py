@@ -25,7 +25,12 @@ class YamlConfig:
 
     @classmethod
     def load(cls, path) -> "YamlConfig":
+        """From a YAML file, or a shipped config by its bare name (``search_quick``)."""
         p = Path(path)
+        if not p.exists() and p.name == str(path):
+            from costtune.resources import tuner_config
+
+            p = tuner_config(str(path))
         try:
             data = yaml.safe_load(p.read_text()) or {}
         except OSError as e:

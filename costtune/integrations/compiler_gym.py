@@ -39,6 +39,7 @@ from __future__ import annotations
 import ast
 import functools
 import tempfile
+from importlib.resources import files
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -52,7 +53,7 @@ except ImportError as e:  # pragma: no cover - only in a CompilerGym venv
 __all__ = ["CostModelReward", "ScoreChannel", "ir_functions"]
 
 SERVICE = "costtune.v1.CostModelService"
-_PB2 = Path(__file__).resolve().parent.parent / "serve" / "costtune_pb2.py"
+_PB2 = Path(files("costtune") / "serve" / "costtune_pb2.py")  # read as text: costtune.serve imports grpc
 
 
 def _serialized_descriptor(pb2_path: Path = _PB2) -> bytes:

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from costtune import process
@@ -22,7 +23,7 @@ from costtune.logging import get_logger
 
 log = get_logger(__name__)
 
-SOURCE = Path(__file__).with_name("insn_plugin.c")
+SOURCE = Path(files("costtune.measure") / "insn_plugin.c")
 CC_FLAGS = ("-shared", "-fPIC", "-O2", "-fvisibility=hidden")
 
 

@@ -314,4 +314,6 @@ def resolve_model_dir(model) -> Path:
 
 
 def default_model_dir() -> str:
-    return os.fspath(Path(__file__).resolve().parent.parent / "data" / "default_model")
+    from costtune import resources
+
+    return os.fspath(resources.default_model_dir())

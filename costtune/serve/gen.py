@@ -8,9 +8,10 @@ Version in costtune_pb2.py).
 
 import re
 import sys
+from importlib.resources import files
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(files("costtune.serve"))
 
 
 def main() -> int:

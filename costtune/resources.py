@@ -1,0 +1,44 @@
+"""The files costtune reads at run time from its own package (``costtune/data/``).
+
+``costtune/data/passes``, ``builtin`` and ``tuner_configs`` are symbolic links to the
+repository's top-level ``passes/``, ``benchmarks/builtin/`` and ``tuner_configs/``: a checkout
+(editable install) reads those folders, and a wheel build follows the links and carries copies.
+``costtune/data/default_model`` is the shipped cost model itself.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from costtune.errors import ConfigError
+
+
+def data_path(name: str) -> Path:
+    """``costtune/data/NAME`` as a file-system path (a wheel installs as files, so the package's
+    Traversable is a pathlib.Path; links resolved, so messages name the repository's folder)."""
+    return Path(files("costtune") / "data" / name).resolve()
+
+
+def passes_dir() -> Path:
+    """The shipped pass catalogs (``llvm-N/passes.csv`` and their evidence)."""
+    return data_path("passes")
+
+
+def builtin_dir() -> Path:
+    """The builtin benchmark suite (program folders and ``manifest.yaml``)."""
+    return data_path("builtin")
+
+
+def default_model_dir() -> Path:
+    return data_path("default_model")
+
+
+def tuner_config(name: str) -> Path:
+    """A shipped YAML config by name: ``search_quick`` or ``search_quick.yaml``."""
+    d = data_path("tuner_configs")
+    p = d / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
+    if not p.is_file():
+        shipped = ", ".join(sorted(f.stem for f in d.glob("*.yaml")))
+        raise ConfigError(f"no config file {name} and no shipped config of that name (shipped: {shipped})")
+    return p
