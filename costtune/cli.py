@@ -14,7 +14,7 @@ import importlib
 import sys
 
 from costtune import __version__
-from costtune.errors import CostTuneError, EnvironmentFailure
+from costtune.errors import CostTuneError, MissingExtra, EnvironmentFailure
 from costtune.logging import configure
 
 #: subcommand modules in help order
@@ -38,16 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             # a third-party package this command needs is not installed: the other
             # commands still work, this one says what is missing
-            p = sub.add_parser(name, help=f"(unavailable: needs the Python package '{e.name}')")
-            p.set_defaults(func=_unavailable(name, e.name))
+            missing = MissingExtra(f"'costtune {name}'", e.name)
+            p = sub.add_parser(name, help=f"(unavailable: needs the {missing.extra} extra)")
+            p.set_defaults(func=_unavailable(missing))
             continue
         module.register(sub)
     return parser
 
 
-def _unavailable(command: str, package: str):
+def _unavailable(missing: MissingExtra):
     def run(args):
-        raise CostTuneError(f"costtune {command} needs the Python package '{package}' (pip install -e . installs it)")
+        raise missing
 
     return run
 
@@ -64,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     except CostTuneError as e:
         print(f"costtune: error: {e}", file=sys.stderr)
         return e.exit_code
+    except ModuleNotFoundError as e:
+        if not MissingExtra.covers(e.name):
+            raise
+        # an optional dependency the command reached only now (the default model needs torch)
+        missing = MissingExtra(f"'costtune {args.command}'", e.name)
+        print(f"costtune: error: {missing}", file=sys.stderr)
+        return MissingExtra.exit_code
     except KeyboardInterrupt:
         print("costtune: interrupted", file=sys.stderr)
         return 130

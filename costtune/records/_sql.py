@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL
 
 from costtune.process import pid_alive
 from costtune import __version__
-from costtune.errors import RecordStoreError
+from costtune.errors import MissingExtra, RecordStoreError
 from costtune.logging import get_logger
 from costtune.records._base import BaseRecordStore
 from costtune.records._record import REUSABLE_STATUSES, Record, utcnow
@@ -163,7 +163,7 @@ class RecordStore(BaseRecordStore):
             try:
                 import psycopg  # noqa: F401
             except ImportError:
-                raise RecordStoreError("PostgreSQL support needs psycopg 3: pip install 'psycopg[binary]'") from None
+                raise MissingExtra("a PostgreSQL records database", "psycopg") from None
             self.engine = sa.create_engine(self.sa_url, pool_pre_ping=True,
                                            connect_args={"connect_timeout": 15})
         try:
