@@ -40,6 +40,7 @@ from pathlib import Path
 
 from costtune import process
 from costtune.benchmarks import Benchmark, get_suite
+from costtune.errors import BenchmarkError
 from costtune.logging import get_logger
 from costtune.passes import (LEVELS, Catalog, PassInfo, catalog_path, render, write_catalog)
 from costtune.toolchain import Toolchain, find
@@ -409,6 +410,9 @@ def _usable(lab: "Lab") -> list[Benchmark]:
             ok.append(b)
         except RuntimeError as e:
             log.warning("skipping %s: %s", b.id, e)
+    if not ok:
+        raise BenchmarkError(f"none of the {len(lab.benches)} builtin programs built and ran at O0: "
+                             "no program to probe the passes on")
     lab.benches = ok
     return ok
 

@@ -189,3 +189,23 @@ def test_cli_passes_list(capsys):
     assert main(["passes", "list", "--llvm", "19", "--safe"]) == 0
     out = capsys.readouterr().out
     assert "codegenprepare" not in out and "licm" in out
+
+
+def test_cli_passes_refresh_without_a_runnable_program(tmp_path, monkeypatch, capsys):
+    """The probe runs the passes on builtin programs that build and run at O0; with none it says so
+    in one line and writes no catalog (it used to end in a ZeroDivisionError)."""
+    import costtune.benchmarks
+    from costtune.cli import main
+
+    toolchain.find(19)
+    prog = tmp_path / "builtin" / "exits3"
+    prog.mkdir(parents=True)
+    (prog / "exits3.c").write_text("int main(void) { return 3; }\n")
+    (prog / "bench.yaml").write_text("name: exits3\nsources: [exits3.c]\n")
+    monkeypatch.setattr(costtune.benchmarks, "BUILTIN_DIR", tmp_path / "builtin")
+    monkeypatch.setenv("COSTTUNE_PASSES_DIR", str(tmp_path / "passes"))
+    assert main(["passes", "refresh", "--llvm", "19", "--sequences", "0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("costtune: error: none of the 1 builtin programs built and ran at O0: "
+                       "no program to probe the passes on"), err
+    assert not (tmp_path / "passes").exists()
