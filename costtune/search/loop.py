@@ -483,7 +483,12 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
     store = None
     results: list[ProgramResult] = []
     try:
-        # the model first: one that fails to load leaves no OUT with empty databases behind
+        # the pass catalog, the space, the runner and the model first: one that fails leaves no OUT
+        # with empty databases behind
+        catalog = load_catalog(tc.llvm)
+        space = make_space(config.space, catalog, tc.opt, slots=config.slots, length=config.length)
+        runner_name = config.runner or default_runner_name(config.target, config.metric)
+        runner = get_runner(runner_name, config.target, config.metric)
         if config.uses_model:
             scorer = make_scorer(config.model or None, config.server or None, config.threads)
         out.mkdir(parents=True, exist_ok=True)
@@ -491,10 +496,6 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
         store = RecordStore(config.db_url)
         if scorer is not None and config.retrain_every:
             retrainer = Retrainer(config, scorer, [b.id for b in benches], out)
-        catalog = load_catalog(tc.llvm)
-        space = make_space(config.space, catalog, tc.opt, slots=config.slots, length=config.length)
-        runner_name = config.runner or default_runner_name(config.target, config.metric)
-        runner = get_runner(runner_name, config.target, config.metric)
         for i, bench in enumerate(benches):
             results.append(_search_program(config, bench, space, storage, store, tc, runner, runner_name,
                                            scorer, retrainer, i, on_progress))
