@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 
 from costtune import errors
-from costtune.benchmarks import Benchmark, get_suite
+from costtune.benchmarks import Benchmark, get_suite, program_dir_of
 from costtune.cache import cap_compile
 from costtune.errors import ConfigError, CostTuneError, MeasurementError, UnknownBenchmark
 from costtune.logging import get_logger
@@ -343,6 +343,8 @@ class _Worker:
             runner=self.runner_name, host=self.host, repeat=job.repeat, seed=job.seed,
             sample_index=job.sample_index, started_at=started,
             detail={"compile_seconds": round(compile_s, 4)})
+        if program_dir_of(bench):  # a directory suite: dataset and eval find it from anywhere
+            rec.detail["program_dir"] = program_dir_of(bench)
         if not cr.ok:
             rec.stderr_tail = cr.stderr_tail[-2000:]
             rec.detail.update(step=cr.step, compile_status=cr.status)

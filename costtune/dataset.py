@@ -43,7 +43,8 @@ Files written to ``out`` (the ``llm_*`` files use the research field names exact
     text: equal code, equal id), ``pipeline``, ``latency``, ``text`` (the whole
     normalised listing: the program's own functions sorted by name, each starting
     with its header line, no blank lines), ``functions`` ({name: text}), ``split``,
-    ``rank`` (0 = fastest sampled), ``record_id``, ``binary_hash``, ``ir_hash``.
+    ``rank`` (0 = fastest sampled), ``record_id``, ``binary_hash``, ``ir_hash``, and
+    for a directory suite's program ``program_dir`` (its folder, absolute).
 ``pairs.jsonl``
     one line per pair: ``program``, ``a`` (the faster candidate id), ``b`` (the
     slower), ``latency_a``, ``latency_b``, ``gap``, ``split``.
@@ -241,6 +242,7 @@ class Candidate:
     text: str
     rank: int = 0
     split: str = ""
+    program_dir: str = ""  #: a directory suite's program folder (eval and train find it from anywhere)
 
 
 @dataclass
@@ -416,11 +418,13 @@ class _Builder:
         self.versions.setdefault(f"llvm-{tc.llvm}", tc.versions)
         return tc
 
-    def bench(self, program: str):
+    def bench(self, program: str, program_dir: str | None = None):
+        """The benchmark ``program``; ``program_dir``: where its records say a directory suite's
+        program lives (so a dataset builds from any working directory)."""
         if program not in self._benches:
             from costtune.benchmarks import get_benchmark
 
-            self._benches[program] = get_benchmark(program, cbench_root=self.cfg.cbench_root,
+            self._benches[program] = get_benchmark(program, program_dir, cbench_root=self.cfg.cbench_root,
                                                     testsuite_root=self.cfg.testsuite_root)
         return self._benches[program]
 
@@ -447,10 +451,13 @@ class _Builder:
         text = listing_text(funcs)
         if not text:
             return "no_code"
+        from costtune.benchmarks import program_dir_of
+
         return Candidate(program=record.benchmark, id=text_id(text), record_id=record.id,
                          pipeline=record.pipeline, pass_seq=record.pass_seq, latency=latency,
                          n_records=n_records, binary_hash=art.binary_hash, ir_hash=art.ir_hash,
-                         functions={k: funcs[k] for k in sorted(funcs)}, text=text)
+                         functions={k: funcs[k] for k in sorted(funcs)}, text=text,
+                         program_dir=program_dir_of(self.bench(record.benchmark)) or "")
 
 
 # --------------------------------------------------------------------------- writing
@@ -665,7 +672,8 @@ def _build_program(program: str, records: list, cfg: DatasetConfig,
         log.warning("%s: skipped: %s", program, ps.skipped)
         return ps, []
     try:
-        bench = builder.bench(program)
+        bench = builder.bench(program, next((r.detail["program_dir"] for r in records
+                                             if (r.detail or {}).get("program_dir")), None))
     except CostTuneError as e:
         ps.skipped = f"cannot resolve the benchmark to recompile it: {e}"
         log.warning("%s: skipped: %s", program, ps.skipped)
@@ -736,7 +744,8 @@ def _write_files(cfg: DatasetConfig, cands_by_prog: dict[str, list[Candidate]],
         {"program": c.program, "candidate": c.id, "pipeline": c.pipeline, "latency": c.latency,
          "text": c.text, "functions": c.functions, "split": c.split, "rank": c.rank,
          "record_id": c.record_id, "n_records": c.n_records, "pass_seq": c.pass_seq,
-         "binary_hash": c.binary_hash, "ir_hash": c.ir_hash} for c in ordered))
+         "binary_hash": c.binary_hash, "ir_hash": c.ir_hash,
+         **({"program_dir": c.program_dir} if c.program_dir else {})} for c in ordered))
     _write_atomic(out / PAIRS_FILE, _jsonl(
         {"program": p.program, "a": p.fast.id, "b": p.slow.id, "latency_a": p.fast.latency,
          "latency_b": p.slow.latency, "gap": p.gap, "split": s}

@@ -354,3 +354,29 @@ def test_one_definition_of_eps_for_dataset_eval_and_training_pairs():
     assert dataset_pairs == {("2", "0")}
     assert {(str(i), str(j)) for i, j in gap_pairs(lat, 0.02)} == dataset_pairs
     assert pairwise_counts(lat, [0.0, 1.0, 2.0], 0.02) == (1, 1)
+
+
+def test_a_directory_suite_s_dataset_and_eval_work_from_any_directory(tmp_path, monkeypatch, capsys):
+    """Records keep where a directory suite's program lives: collect from the folder above the
+    suite, then dataset and eval from somewhere else (they failed: unknown suite 'mine')."""
+    import shutil
+
+    suite = tmp_path / "work" / "mine"
+    suite.mkdir(parents=True)
+    shutil.copytree(Path(__file__).resolve().parent.parent / "benchmarks" / "examples" / "sortcheck",
+                    suite / "sortcheck")
+    db = str(tmp_path / "records.db")
+    monkeypatch.chdir(tmp_path / "work")
+    assert cli_main(["collect", "--suite", "mine", "--samples", "3", "--repeat", "1", "--db", db]) == 0
+    with RecordStore(db) as store:
+        assert {r.detail.get("program_dir") for r in store.records()} == {str(suite / "sortcheck")}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert cli_main(["dataset", "--db", db, "--out", "ds", "--eps", "0", "--split", "0,0,1", "--no-plots"]) == 0
+    rows = [json.loads(line) for line in (elsewhere / "ds" / "ranking.jsonl").read_text().splitlines()]
+    assert len(rows) >= 2 and {r["program"] for r in rows} == {"mine/sortcheck"}
+    assert {r["program_dir"] for r in rows} == {str(suite / "sortcheck")}
+    assert cli_main(["eval", "--model", "default", "--db", db, "--benchmarks", "mine/sortcheck"]) == 0
+    assert "static_insns" in capsys.readouterr().out

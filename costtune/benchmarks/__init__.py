@@ -54,8 +54,22 @@ def get_suite(name: str, *, cbench_root: str | os.PathLike | None = None,
     raise UnknownBenchmark(f"unknown suite '{name}' (choose from {', '.join(SUITES)} or a directory)")
 
 
-def get_benchmark(spec: str, **suite_kwargs) -> Benchmark:
-    """Resolve ``suite/name`` (or a program directory) to a :class:`Benchmark`."""
+def program_dir_of(bench: Benchmark) -> str | None:
+    """The folder of a directory suite's program (its records keep it, so that ``dataset`` and
+    ``eval`` find the program from any working directory); None for the named suites."""
+    return str(bench.root) if bench.suite not in SUITES else None
+
+
+def get_benchmark(spec: str, program_dir: str | os.PathLike | None = None, **suite_kwargs) -> Benchmark:
+    """Resolve ``suite/name`` (or a program directory) to a :class:`Benchmark`.
+
+    ``program_dir``: where a record says a directory suite's program ``suite/name`` lives
+    (:func:`program_dir_of`); used while it still holds that program, else ``spec`` is
+    resolved as usual (relative to the working directory)."""
+    if program_dir and (Path(program_dir) / "bench.yaml").is_file() and "/" in spec:
+        bench = load_program(Path(program_dir), suite=spec.rpartition("/")[0])
+        if bench.id == spec:
+            return bench
     path = Path(spec)
     if path.is_dir() and (path / "bench.yaml").is_file():
         return load_program(path, suite=path.parent.name or "local")

@@ -87,7 +87,8 @@ def load_ranking(data, repr: str = "asm") -> list[Candidate]:
             if not (lat > 0 and math.isfinite(lat)):
                 continue
             out.append(Candidate(prog, lat, _functions_of(row, repr), str(row.get("pipeline", "")),
-                                 str(row.get("candidate", "")), str(row.get("split") or splits.get(prog, ""))))
+                                 str(row.get("candidate", "")), str(row.get("split") or splits.get(prog, "")),
+                                 {"program_dir": str(row["program_dir"])} if row.get("program_dir") else {}))
     if not out:
         raise DatasetError(f"{f} holds no measured candidates")
     return out
@@ -97,7 +98,7 @@ def load_from_db(url: str, benchmarks: list[str], repr: str = "asm", metric: str
                  target: str = "aarch64", progress: bool = False) -> list[Candidate]:
     """Candidates from a records database: every ``ok`` record of ``benchmarks``, recompiled."""
     from costtune.asm import program_functions
-    from costtune.benchmarks import get_benchmark
+    from costtune.benchmarks import get_benchmark, program_dir_of
     from costtune.compile import compile_benchmark
     from costtune.records import RecordStore
 
@@ -105,11 +106,15 @@ def load_from_db(url: str, benchmarks: list[str], repr: str = "asm", metric: str
     out: list[Candidate] = []
     try:
         for b in benchmarks:
-            bench = get_benchmark(b)
+            records = [r for r in store.records(benchmark=b, metric=metric)
+                       if r.status == "ok" and r.value is not None and r.target == target]
+            if not records:
+                continue
+            # a directory suite's program: where its records say it lives (works from any directory)
+            bench = get_benchmark(b, next((r.detail["program_dir"] for r in records
+                                           if (r.detail or {}).get("program_dir")), None))
             seen: set[str] = set()
-            for r in store.records(benchmark=b, metric=metric):
-                if r.status != "ok" or r.value is None or r.target != target:
-                    continue
+            for r in records:
                 key = r.text_hash or r.pipeline
                 if key in seen:
                     continue
@@ -118,7 +123,7 @@ def load_from_db(url: str, benchmarks: list[str], repr: str = "asm", metric: str
                 if not cr.ok:
                     continue
                 out.append(Candidate(b, float(r.value), program_functions(cr.artifact, repr), r.pipeline,
-                                     r.text_hash, "test"))
+                                     r.text_hash, "test", {"program_dir": program_dir_of(bench)}))
     finally:
         store.close()
     if not out:

@@ -79,7 +79,7 @@ def evaluate(model_dir, test: list[Candidate], train: list[Candidate] | None, *,
     if model.config.weights == "profile":
         from costtune.model.train import profiles_for
 
-        refs = profiles_for([c.program for c in test], model.config.profile_pipeline)
+        refs = profiles_for(test, model.config.profile_pipeline)
     scorers = {"model": lambda g: model.score([c.functions for c in g], refs.get(g[0].program))}
     scorers["static_insns"] = StaticCount().score
     if refs:  # the same profile the model gets, on static counts: what the weights alone buy

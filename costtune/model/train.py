@@ -155,20 +155,22 @@ def _train(data, base, out, cfg: TrainConfig, tokenizer, test_programs, progress
     return res
 
 
-def profiles_for(programs, pipeline: str = "O0") -> dict:
-    """Reference profiles of ``programs`` (suite/name), cached under the costtune cache."""
+def profiles_for(cands: list[Candidate], pipeline: str = "O0") -> dict:
+    """Reference profiles of the candidates' programs, cached under the costtune cache (a
+    directory suite's program is found where its candidates say it lives)."""
     from costtune.benchmarks import get_benchmark
     from costtune.cache import cache_dir
     from costtune.model.profile import reference_profile
 
-    return {p: reference_profile(get_benchmark(p), pipeline, cache_dir("profiles")) for p in sorted(set(programs))}
+    where = {c.program: c.extra.get("program_dir") for c in cands}
+    return {p: reference_profile(get_benchmark(p, where[p]), pipeline, cache_dir("profiles")) for p in sorted(where)}
 
 
 def attach_log_weights(cands: list[Candidate], pipeline: str = "O0") -> None:
     """Set ``extra["logw"]`` (function -> log weight) on every candidate from its program's profile."""
     from costtune.model.profile import candidate_weights
 
-    refs = profiles_for([c.program for c in cands], pipeline)
+    refs = profiles_for(cands, pipeline)
     for c in cands:
         w = candidate_weights(c.functions, refs[c.program])
         c.extra["logw"] = {f: math.log(v) for f, v in w.items()}

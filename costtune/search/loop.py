@@ -217,14 +217,16 @@ class Evaluator:
         return self.host if self.config.metric == "wall" else None
 
     def _record(self, key, pipeline, label, pass_seq=None):
+        from costtune.benchmarks import program_dir_of
         from costtune.records import Record, utcnow
 
+        where = program_dir_of(self.bench)  # a directory suite: dataset and eval find it from anywhere
         return Record(job_key=key, benchmark=self.bench.id, suite=self.bench.suite, target=self.config.target,
                       label=label, pipeline=pipeline, pass_seq=pass_seq, metric=self.config.metric,
                       status="compile_error", toolchain=dict(self.tc.versions),
                       toolchain_fingerprint=self.tc.fingerprint, source_hash=self.source_hash,
                       runner=self.runner_name, host=self.host, repeat=self.repeat, seed=self.config.seed,
-                      started_at=utcnow())
+                      started_at=utcnow(), detail={"program_dir": where} if where else {})
 
     def evaluate(self, spec: str, label: str) -> tuple[str, float | None, bool, str]:
         """(status, value, new measurement?, pipeline text) of candidate ``spec``.
@@ -240,7 +242,7 @@ class Evaluator:
         if not cr.ok:
             rec = self._record(self.key("", cr.pipeline), cr.pipeline, label)
             rec.stderr_tail, rec.finished_at = cr.stderr_tail[-2000:], utcnow()
-            rec.detail = {"step": cr.step, "compile_status": cr.status}
+            rec.detail.update(step=cr.step, compile_status=cr.status)
             self.store.add(rec)
             return "compile_error", None, False, cr.pipeline
         art = cr.artifact
@@ -281,7 +283,7 @@ class Evaluator:
             rec.status, rec.value, rec.values, rec.n = m.status, m.value, list(m.values), m.n
             rec.ci_halfwidth, rec.stdout_hash, rec.stderr_tail = m.ci_halfwidth, m.stdout_hash, m.stderr_tail
             rec.host, rec.finished_at = m.host or self.host, utcnow()
-            rec.detail = {"measure_seconds": m.seconds, "measure_detail": m.detail, "spec": spec[:200]}
+            rec.detail.update(measure_seconds=m.seconds, measure_detail=m.detail, spec=spec[:200])
             self.store.complete(rec)
         except BaseException:
             self.store.release(key)
