@@ -247,12 +247,14 @@ def test_a_program_failing_at_o0_records_its_failure_and_the_batch_goes_on(tmp_p
 def test_a_dead_workers_stale_claim_is_taken_over(postgres_db, tmp_path, monkeypatch):
     monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
     cfg = CollectConfig(samples=0, references=("O0", "O3"), **{**SMALL, "benchmarks": ["bitcount"]}, db=postgres_db)
-    keys = sorted(planned_keys(**{k: v for k, v in cfg.__dict__.items()}))
-    # a worker (elsewhere: same pid cannot be checked) claimed a job with a 3 s claim and died
-    with RecordStore(postgres_db, claim_ttl=3, worker="deadhost:1:dead") as dead:
-        assert dead.claim(keys[0]) == "claimed"
+    first = plan_jobs(cfg, resolve_benchmarks(cfg), find(cfg.llvm).llvm)[0].key  # the job this run reaches first
+    # a worker (its pid cannot be checked: it is ours) claimed that job with an 8 s claim and died
+    with RecordStore(postgres_db, claim_ttl=8, worker="deadhost:1:dead") as dead:
+        assert dead.claim(first) == "claimed"
+    t0 = time.monotonic()
     s = collect(cfg)
     assert s.remaining == 0 and s.measured == 2 and s.held_elsewhere == 0, s.to_dict()
+    assert time.monotonic() - t0 >= 7  # taken over once the claim went stale, not before
 
 
 def test_a_database_in_a_directory_that_does_not_exist_is_an_error(tmp_path):
