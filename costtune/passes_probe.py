@@ -276,7 +276,8 @@ class Lab:
         res, outs = self._run(bench, cr.artifact.binary)
         if res.timed_out or res.returncode != 0:
             raise RuntimeError(f"O0 run of {bench.id} failed: {res.describe()}")
-        ref = (res.returncode, res.stdout if bench.compare_stdout else b"", outs)
+        ref = (res.returncode, res.stdout if bench.compare_stdout else b"", res.stderr if bench.compare_stderr else b"",
+               outs)
         with self._lock:
             self._refs[bench.id] = ref
             self._limits[bench.id] = max(5.0, self.SLOWDOWN * res.seconds)
@@ -303,7 +304,8 @@ class Lab:
         res, outs = self._run(bench, cr.artifact.binary, limit)
         if res.timed_out:
             return Outcome("timeout", "run", "", f"run took over {limit:.0f}s ({self.SLOWDOWN:g}x the O0 run)")
-        got = (res.returncode, res.stdout if bench.compare_stdout else b"", outs)
+        got = (res.returncode, res.stdout if bench.compare_stdout else b"", res.stderr if bench.compare_stderr else b"",
+               outs)
         if res.returncode != ref[0]:
             return Outcome("run_error", "run", "", f"{res.describe()} (reference exit 0)")
         if got != ref:

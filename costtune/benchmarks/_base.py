@@ -38,6 +38,8 @@ class Benchmark:
     repeat: int = 1  #: default repeat knob
     timeout: float = 120.0  #: seconds for one native run (qemu runs get a multiple)
     compare_stdout: bool = True
+    compare_stderr: bool = False  #: stderr is compared with the reference too
+    extra_sources: tuple[Path, ...] = ()  #: absolute paths of C files built with the program (a runtime)
     description: str = ""
     status: str = "ok"  #: "ok" or "unsupported"
     reason: str = ""  #: why unsupported
@@ -56,7 +58,7 @@ class Benchmark:
         return f"{self.suite}/{self.name}"
 
     def source_paths(self) -> list[Path]:
-        return [self.root / s for s in self.sources]
+        return [self.root / s for s in self.sources] + [Path(p) for p in self.extra_sources]
 
     def render_args(self, repeat: int | None = None) -> list[str]:
         r = str(self.repeat if repeat is None else repeat)

@@ -13,6 +13,8 @@ A program directory holds C sources and a ``bench.yaml``::
     outputs: []                  # files the program writes, compared besides stdout
     env: {}                      # extra environment variables
     timeout: 60                  # seconds for one native run
+    compare_stdout: true         # compare stdout with the O0 reference
+    compare_stderr: false        # compare stderr too (a program that dumps its results there)
 
 A suite directory holds program directories and an optional ``manifest.yaml``
 (``programs: [name, ...]`` fixes the order and the members); a single program
@@ -45,7 +47,7 @@ def load_program(directory: Path, suite: str) -> Benchmark:
     if not isinstance(spec, dict):
         raise BenchmarkError(f"{spec_path}: expected a mapping")
     known = {"name", "description", "sources", "cflags", "ldflags", "inputs", "args",
-             "repeat", "outputs", "env", "timeout", "compare_stdout"}
+             "repeat", "outputs", "env", "timeout", "compare_stdout", "compare_stderr"}
     extra = set(spec) - known
     if extra:
         raise BenchmarkError(f"{spec_path}: unknown keys {sorted(extra)}")
@@ -76,6 +78,7 @@ def load_program(directory: Path, suite: str) -> Benchmark:
             repeat=int(spec.get("repeat", 1)),
             timeout=float(spec.get("timeout", 120)),
             compare_stdout=bool(spec.get("compare_stdout", True)),
+            compare_stderr=bool(spec.get("compare_stderr", False)),
             description=str(spec.get("description", "")),
         )
     except (TypeError, ValueError) as e:

@@ -13,8 +13,9 @@ A :class:`Runner` executes one prepared :class:`RunJob` ``n`` times and returns 
   reported in :attr:`RunResult.seconds`. ``job.timeout`` is the limit for one
   run on this runner (the caller has already applied any emulation factor).
 * **Outputs.** The first result of each :meth:`Runner.run` call carries the
-  program's stdout and the bytes of every file named in ``job.outputs``
-  (``None`` for a file it did not write); later results may leave them ``None``.
+  program's whole stdout and stderr and the bytes of every file named in
+  ``job.outputs`` (``None`` for a file it did not write); later results may
+  leave them ``None`` (every result keeps ``stderr_tail``).
 * **Failures of the program are values** (``returncode``, ``timed_out``), never
   exceptions. :class:`~costtune.errors.MeasurementError` is raised only when the
   runner itself cannot work (qemu or the plugin missing, the host unreachable,
@@ -68,6 +69,7 @@ class RunResult:
     timed_out: bool
     seconds: float  #: wall time of the run, measured on the runner's side
     stdout: bytes | None = None
+    stderr: bytes | None = None  #: the whole stderr (first result of a run call)
     outputs: dict[str, bytes | None] | None = None
     stderr_tail: str = ""
     insns: int | None = None  #: guest instructions (counting runs only)

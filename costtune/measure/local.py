@@ -86,6 +86,7 @@ class _HereRunner(Runner):
                 r = RunResult(res.returncode, res.timed_out, res.seconds, stderr_tail=tail)
                 if i == 0:
                     r.stdout = res.stdout
+                    r.stderr = res.stderr
                     r.outputs = collect_outputs(run_dir, job.outputs)
                 if log_file is not None:
                     rep = parse_report(log_file.read_text(errors="replace")) if log_file.exists() else None

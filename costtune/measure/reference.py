@@ -1,7 +1,7 @@
 """Reference outputs: what a correct build of a benchmark prints and writes.
 
 The reference is the O0 build (no optimisation pass can have miscompiled it),
-run once on this machine (qemu for aarch64, natively for host). Its stdout and
+run once on this machine (qemu for aarch64, natively for host). Its stdout, stderr and
 output files are stored as hashes plus truncated text in
 ``<cache>/measure/reference/<key>.json``, keyed by everything that can change
 them: the benchmark's sources and flags, rendered args and environment, input
@@ -27,7 +27,7 @@ from costtune.process import MINIMAL_ENV
 
 log = get_logger(__name__)
 
-VERSION = 1
+VERSION = 2
 HEAD_CHARS = 2000  #: how much of stdout / each output file is kept as text
 #: the O0 build gets the benchmark's own timeout (x the runner's factor), like any build: a
 #: manifest's ``timeout:`` holds (3x more let a ``timeout: 3`` loop run 90 s under qemu)
@@ -48,6 +48,10 @@ class Reference:
     outputs: dict[str, str | None] = field(default_factory=dict)  #: name -> sha256 (None: not written)
     output_heads: dict[str, str] = field(default_factory=dict)
     compare_stdout: bool = True
+    stderr_hash: str = ""
+    stderr_head: str = ""
+    stderr_len: int = 0  #: kept even when stderr is not compared (to warn about it)
+    compare_stderr: bool = False
     seconds: float = 0.0
     version: int = VERSION
     #: a suite's own expected output (llvm-test-suite): when set, runs are checked against it
@@ -71,6 +75,9 @@ class Reference:
             got = sha256(result.stdout)
             if got != self.stdout_hash:
                 return f"stdout differs from the reference ({_first_diff(self.stdout_head, result.stdout)})"
+        if self.compare_stderr and result.stderr is not None:
+            if sha256(result.stderr) != self.stderr_hash:
+                return f"stderr differs from the reference ({_first_diff(self.stderr_head, result.stderr)})"
         for name, want in self.outputs.items():
             got = sha256((result.outputs or {}).get(name))
             if got != want:
@@ -123,7 +130,7 @@ def reference_key(bench: Benchmark, target: str, repeat: int | None, fingerprint
     env = sorted(bench.render_env(repeat).items())
     for part in (f"reference-v{VERSION}", bench.id, bench.source_hash(), "\0".join(bench.ldflags),
                  "\0".join(bench.render_args(repeat)), json.dumps(env), "\0".join(bench.outputs),
-                 target, fingerprint, str(bench.compare_stdout)):
+                 target, fingerprint, str(bench.compare_stdout), str(bench.compare_stderr)):
         h.update(part.encode())
         h.update(b"\0")
     for p in bench.inputs:
@@ -155,7 +162,9 @@ def reference_output(bench: Benchmark, target: str = "aarch64", repeat: int | No
         try:
             data = json.loads(path.read_text())
             if data.get("version") == VERSION:
-                return Reference(**data)
+                ref = Reference(**data)
+                _warn_uncompared_stderr(bench, ref)
+                return ref
         except (ValueError, TypeError):
             log.warning("ignoring unreadable reference %s", path)
     failed = path.with_suffix(".failed")
@@ -173,7 +182,20 @@ def reference_output(bench: Benchmark, target: str = "aarch64", repeat: int | No
         json.dump(asdict(ref), f, indent=1)
     os.replace(tmp, path)
     log.info("reference for %s (%s, repeat %d): %d bytes of stdout", bench.id, target, r, ref.stdout_len)
+    _warn_uncompared_stderr(bench, ref)
     return ref
+
+
+_warned_stderr: set[str] = set()
+
+
+def _warn_uncompared_stderr(bench: Benchmark, ref: Reference) -> None:
+    """Log once per benchmark when its reference writes to stderr that no check looks at."""
+    if ref.stderr_len and not ref.compare_stderr and bench.id not in _warned_stderr:
+        _warned_stderr.add(bench.id)
+        log.warning("%s writes %d bytes to stderr that are not compared with the reference (a miscompile "
+                    "that changes them would pass; bench.yaml 'compare_stderr: true' checks them)",
+                    bench.id, ref.stderr_len)
 
 
 def _build_reference(bench: Benchmark, target: str, r: int, tc, key: str):
@@ -204,7 +226,11 @@ def _build_reference(bench: Benchmark, target: str, r: int, tc, key: str):
         stdout_len=len(run.stdout or b""),
         outputs={k: sha256(v) for k, v in outputs.items()},
         output_heads={k: v[:HEAD_CHARS].decode("utf-8", "replace") for k, v in outputs.items() if v is not None},
-        compare_stdout=bench.compare_stdout, seconds=round(run.seconds, 4), **expectation,
+        compare_stdout=bench.compare_stdout,
+        stderr_hash=sha256(run.stderr or b""),
+        stderr_head=(run.stderr or b"")[:HEAD_CHARS].decode("utf-8", "replace"),
+        stderr_len=len(run.stderr or b""), compare_stderr=bench.compare_stderr,
+        seconds=round(run.seconds, 4), **expectation,
     )
     missing = [k for k, v in ref.outputs.items() if v is None]
     if missing:

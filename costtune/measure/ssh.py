@@ -69,7 +69,8 @@ for ((k = 0; k < n; k++)); do
   else
     rm -f "$D/res/stdout.$k"
   fi
-  tail -c 1000 "$D/res/stderr.$k" >"$D/res/stderr.$k.tail"; rm -f "$D/res/stderr.$k"
+  tail -c 1000 "$D/res/stderr.$k" >"$D/res/stderr.$k.tail"
+  if [ "$k" -ne 0 ]; then rm -f "$D/res/stderr.$k"; fi
 done
 rm -rf "$D/run"
 tar -cf - -C "$D" res
@@ -222,6 +223,7 @@ class SshRunner(Runner):
                           stderr_tail=files.get(f"res/stderr.{k}.tail", b"").decode("utf-8", "replace"))
             if k == 0:
                 r.stdout = files.get("res/stdout.0", b"")
+                r.stderr = files.get("res/stderr.0", b"")
                 r.outputs = {o: files.get(f"res/out/{o}") for o in job.outputs}
             results.append(r)
         if len(results) != n:
