@@ -1,5 +1,6 @@
-"""Benchmark suites: ``builtin`` (ours), ``cbench`` (a user's cTuning checkout),
-``csmith`` (random programs), or any directory of program folders.
+"""Benchmark suites: ``builtin`` (ours), ``cbench``, ``codelets`` and ``polybench``
+(a user's cTuning checkout), ``csmith`` (random programs), or any directory of
+program folders; ``testsuite`` (a user's llvm-test-suite checkout).
 
 A benchmark is addressed as ``suite/name``; a directory suite as ``DIR/name`` or
 just ``DIR`` for a single program directory.
@@ -19,7 +20,9 @@ __all__ = ["Benchmark", "Suite", "DirectorySuite", "load_program", "get_suite", 
            "BUILTIN_DIR", "SUITES"]
 
 BUILTIN_DIR = builtin_dir()
-SUITES = ("builtin", "cbench", "csmith", "testsuite")
+SUITES = ("builtin", "cbench", "codelets", "polybench", "csmith", "testsuite")
+#: suites read from a cTuning checkout (``--cbench-root`` / ``COSTTUNE_CBENCH_ROOT``)
+CK_SUITES = ("cbench", "codelets", "polybench")
 
 
 def get_suite(name: str, *, cbench_root: str | os.PathLike | None = None,
@@ -27,14 +30,16 @@ def get_suite(name: str, *, cbench_root: str | os.PathLike | None = None,
               csmith_n: int | None = None, csmith_seed: int | None = None) -> Suite:
     if name == "builtin":
         return DirectorySuite(BUILTIN_DIR, name="builtin")
-    if name == "cbench":
+    if name in CK_SUITES:
         from costtune.benchmarks.cbench import CBenchSuite
+        from costtune.benchmarks.ctuning import CodeletSuite, PolybenchSuite
 
         root = cbench_root or os.environ.get("COSTTUNE_CBENCH_ROOT")
         if not root:
-            raise UnknownBenchmark("the cbench suite needs --cbench-root DIR or COSTTUNE_CBENCH_ROOT "
+            raise UnknownBenchmark(f"the {name} suite needs --cbench-root DIR or COSTTUNE_CBENCH_ROOT "
                                    "(a checkout of ctuning-programs and ctuning-datasets-min)")
-        return CBenchSuite(Path(root))
+        suite_class = {"cbench": CBenchSuite, "codelets": CodeletSuite, "polybench": PolybenchSuite}[name]
+        return suite_class(Path(root))
     if name == "testsuite":
         from costtune.benchmarks.testsuite import TestSuite
 

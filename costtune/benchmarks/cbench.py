@@ -41,6 +41,13 @@ or ``~/.cache/costtune``) with the minimal patch applied, and
 ``Benchmark.root`` points there; define-only fixes go into ``cflags``. See
 :data:`FIXES`. Every variant is listed; those that cannot run have
 ``status="unsupported"`` and a ``reason``.
+
+The loader is generic over the CK programs of a checkout: a
+:class:`CKSuiteSettings` names the program prefix and the suite's tables (fixes,
+known failures, repeats, define overrides, a runtime built with every program,
+whether stderr is compared). :data:`CBENCH` holds cBench's;
+:mod:`costtune.benchmarks.ctuning` uses the same loader for the MILEPOST
+codelets and PolyBench/C.
 """
 
 from __future__ import annotations
@@ -205,6 +212,32 @@ DEFAULT_REPEAT: dict[str, int] = {
 }
 
 
+@dataclass(frozen=True)
+class CKSuiteSettings:
+    """What one suite of CK programs adds to the generic loader."""
+
+    suite: str  #: costtune suite name
+    prefix: str  #: program folders ``<prefix>*``; benchmark names drop the prefix
+    label: str  #: how descriptions name the suite
+    fixes: Mapping[str, ProgramFix] = field(default_factory=dict)  #: by program folder without the prefix
+    unsupported: Mapping[str, str] = field(default_factory=dict)  #: variant name -> why it cannot serve
+    preferred_datasets: Mapping[str, str] = field(default_factory=dict)  #: variant name -> dataset folder
+    repeat: Mapping[str, int] = field(default_factory=dict)  #: default ``{repeat}`` per variant
+    default_repeat: int = 1  #: for variants not in ``repeat``
+    #: ``build_compiler_vars`` replaced or added, by program folder without the prefix
+    defines: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    extra_sources: tuple[Path, ...] = ()  #: runtime C files built with every program (absolute)
+    include_dirs: tuple[Path, ...] = ()  #: ``-I`` directories for every program (a runtime's headers)
+    #: compare stderr when the run command names its stderr file (``run_cmd_out2``) a correctness output
+    compare_stderr: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+
+
+CBENCH = CKSuiteSettings(suite=SUITE_NAME, prefix=PROGRAM_PREFIX, label="cBench", fixes=FIXES,
+                         unsupported=UNSUPPORTED_VARIANTS, preferred_datasets=PREFERRED_DATASETS,
+                         repeat=DEFAULT_REPEAT)
+
+
 @dataclass
 class _Dataset:
     uoa: str
@@ -283,12 +316,13 @@ def _usable(d: _Dataset) -> bool:
     return all((d.path / f).is_file() for f in d.files)
 
 
-def _choose_dataset(tags: list[str], variant: str, datasets: list[_Dataset]) -> _Dataset | None:
+def _choose_dataset(tags: list[str], variant: str, datasets: list[_Dataset],
+                    preferred_datasets: Mapping[str, str] = PREFERRED_DATASETS) -> _Dataset | None:
     wanted = {t for t in tags if t}
     matches = [d for d in datasets if wanted <= d.tags and _usable(d)]
     if not matches:
         return None
-    preferred = [d for d in matches if d.uoa == PREFERRED_DATASETS.get(variant)]
+    preferred = [d for d in matches if d.uoa == preferred_datasets.get(variant)]
     if preferred:
         return preferred[0]
     words = set(re.split(r"[-_]", variant))
@@ -308,7 +342,7 @@ def _render_token(token: str, ds: _Dataset | None) -> tuple[str, list[Path]]:
 
     def sub(m: re.Match) -> str:
         key = m.group(1)
-        if key == "dataset_path":
+        if key in ("dataset_path", "src_path"):
             return ""  # the files are copied into the run directory
         if ds is None:
             raise BenchmarkError(f"placeholder $#{key}#$ but no dataset")
@@ -329,16 +363,18 @@ def _render_token(token: str, ds: _Dataset | None) -> tuple[str, list[Path]]:
     return _PLACEHOLDER.sub(sub, token), used
 
 
-def _defines(meta: dict) -> list[str]:
+def _defines(meta: dict, overrides: Mapping[str, str] | None = None) -> list[str]:
+    values = dict(meta.get("build_compiler_vars") or {})
+    values.update(overrides or {})
     out = []
-    for k, v in (meta.get("build_compiler_vars") or {}).items():
+    for k, v in values.items():
         if k in DROPPED_DEFINES:
             continue
         out.append(f"-D{k}" if v in ("", None) else f"-D{k}={v}")
     return out
 
 
-def _overlay(program_dir: Path, short: str, fix: ProgramFix) -> Path:
+def _overlay(program_dir: Path, short: str, fix: ProgramFix, suite: str = SUITE_NAME) -> Path:
     """A patched copy of ``program_dir`` in the cache (created once, keyed by content)."""
     h = hashlib.sha256()
     files = sorted(p for p in program_dir.iterdir() if p.is_file())
@@ -346,7 +382,7 @@ def _overlay(program_dir: Path, short: str, fix: ProgramFix) -> Path:
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
     for patch in fix.patches:
         h.update(repr(patch).encode())
-    dest = cache_dir("cbench-overlay", short) / h.hexdigest()[:16]
+    dest = cache_dir(f"{suite}-overlay", short) / h.hexdigest()[:16]
     if (dest / ".complete").is_file():
         return dest
     tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
@@ -370,10 +406,12 @@ def _overlay(program_dir: Path, short: str, fix: ProgramFix) -> Path:
     return dest
 
 
-def load_program(program_dir: Path, datasets: list[_Dataset], overrides: Mapping[str, str] | None = None) -> list[Benchmark]:
+def load_program(program_dir: Path, datasets: list[_Dataset], overrides: Mapping[str, str] | None = None,
+                 settings: CKSuiteSettings = CBENCH) -> list[Benchmark]:
     """Every run variant of one CK program folder (unsupported ones included)."""
     overrides = overrides or {}
-    short = program_dir.name.removeprefix(PROGRAM_PREFIX)
+    s = settings
+    short = program_dir.name.removeprefix(s.prefix)
     meta_path = program_dir / ".cm" / "meta.json"
     try:
         meta = _read_json(meta_path)
@@ -381,11 +419,12 @@ def load_program(program_dir: Path, datasets: list[_Dataset], overrides: Mapping
         if not isinstance(run_cmds, dict) or not run_cmds:
             raise BenchmarkError(f"{meta_path}: no run_cmds")
     except BenchmarkError as e:
-        return [Benchmark(SUITE_NAME, short, program_dir, (), status="unsupported", reason=str(e))]
+        return [Benchmark(s.suite, short, program_dir, (), status="unsupported", reason=str(e))]
 
-    fix = FIXES.get(short)
+    fix = s.fixes.get(short)
     sources = tuple(str(s) for s in meta.get("source_files") or () if not (fix and s in fix.drop_sources))
-    cflags = (*KR_CFLAGS, *_defines(meta), *(fix.cflags if fix else ()))
+    cflags = (*KR_CFLAGS, *_defines(meta, s.defines.get(short)), *(f"-I{d}" for d in s.include_dirs),
+              *(fix.cflags if fix else ()))
     problem = ""
     if not sources:
         problem = "meta.json lists no source_files"
@@ -397,7 +436,7 @@ def load_program(program_dir: Path, datasets: list[_Dataset], overrides: Mapping
     root = program_dir
     if not problem and fix and fix.patches:
         try:
-            root = _overlay(program_dir, short, fix)
+            root = _overlay(program_dir, short, fix, s.suite)
         except (BenchmarkError, OSError) as e:
             problem = str(e)
 
@@ -407,9 +446,10 @@ def load_program(program_dir: Path, datasets: list[_Dataset], overrides: Mapping
         name = short if len(run_cmds) == 1 else f"{short}-{key}"
         rt = rc.get("run_time") or {}
         redirects = {rt.get("run_cmd_out1"), rt.get("run_cmd_out2")} - {None}
-        outputs = tuple(f for f in rt.get("run_correctness_output_files") or () if f not in redirects)
+        checked = rt.get("run_correctness_output_files") or ()
+        outputs = tuple(f for f in checked if f not in redirects)
         common = dict(
-            suite=SUITE_NAME,
+            suite=s.suite,
             name=name,
             root=root,
             sources=sources,
@@ -417,16 +457,19 @@ def load_program(program_dir: Path, datasets: list[_Dataset], overrides: Mapping
             ldflags=("-lm",),
             outputs=outputs,
             env=(("CT_REPEAT_MAIN", "{repeat}"),),
-            repeat=DEFAULT_REPEAT.get(name, 1),
-            timeout=DEFAULT_TIMEOUT,
-            description=f"cBench {program_dir.name}, run_cmd '{key}'"
+            repeat=s.repeat.get(name, s.default_repeat),
+            timeout=s.timeout,
+            compare_stderr=s.compare_stderr and rt.get("run_cmd_out2") in checked,
+            extra_sources=s.extra_sources,
+            description=f"{s.label} {program_dir.name}, run_cmd '{key}'"
             + (f"; costtune fix: {fix.why}" if fix and (fix.patches or fix.cflags) else ""),
         )
-        if problem or name in UNSUPPORTED_VARIANTS:
-            out.append(Benchmark(**common, status="unsupported", reason=problem or UNSUPPORTED_VARIANTS[name]))
+        if problem or name in s.unsupported:
+            out.append(Benchmark(**common, status="unsupported", reason=problem or s.unsupported[name]))
             continue
         try:
-            args, inputs, ds = _run_command(rc, name, short, program_dir, datasets, overrides, fix)
+            args, inputs, ds = _run_command(rc, name, short, program_dir, datasets, overrides, fix,
+                                            s.preferred_datasets)
         except BenchmarkError as e:
             out.append(Benchmark(**common, status="unsupported", reason=str(e)))
             continue
@@ -437,7 +480,8 @@ def load_program(program_dir: Path, datasets: list[_Dataset], overrides: Mapping
 
 
 def _run_command(rc: dict, name: str, short: str, program_dir: Path, datasets: list[_Dataset],
-                 overrides: Mapping[str, str], fix: ProgramFix | None) -> tuple[list[str], list[Path], _Dataset | None]:
+                 overrides: Mapping[str, str], fix: ProgramFix | None,
+                 preferred_datasets: Mapping[str, str]) -> tuple[list[str], list[Path], _Dataset | None]:
     rt = rc.get("run_time") or {}
     cmd = rt.get("run_cmd_main")
     if not isinstance(cmd, str) or not cmd.strip():
@@ -456,7 +500,7 @@ def _run_command(rc: dict, name: str, short: str, program_dir: Path, datasets: l
             raise BenchmarkError(f"dataset '{overrides[name]}' (override) not found")
     elif needs_dataset:
         tags = [str(t) for t in rc.get("dataset_tags") or ()]
-        ds = _choose_dataset(tags, name, datasets)
+        ds = _choose_dataset(tags, name, datasets, preferred_datasets)
         if ds is None:
             raise BenchmarkError(f"no dataset with tags {sorted(t for t in tags if t)} in the checkout")
 
@@ -487,14 +531,18 @@ def _run_command(rc: dict, name: str, short: str, program_dir: Path, datasets: l
     return args, list(seen.values()), ds
 
 
-class CBenchSuite(Suite):
-    """cBench variants from a CK checkout (see the module docstring for the layout).
+class CKSuite(Suite):
+    """The variants of the CK programs ``settings.prefix*`` of a checkout (see the module docstring).
 
     ``root``: the checkout (default ``COSTTUNE_CBENCH_ROOT``). ``datasets``: optional
     ``{variant name: dataset folder}`` overrides of the dataset choice.
     """
 
-    name = SUITE_NAME
+    settings: CKSuiteSettings = CBENCH
+
+    @property
+    def name(self) -> str:
+        return self.settings.suite
 
     def __init__(self, root: str | os.PathLike | None = None, datasets: Mapping[str, str] | None = None):
         self.programs_dir, self.datasets_dir = resolve_root(root)
@@ -506,8 +554,14 @@ class CBenchSuite(Suite):
         if self._cache is None:
             ds = _load_datasets(self.datasets_dir)
             out: list[Benchmark] = []
-            for d in sorted(self.programs_dir.glob(f"{PROGRAM_PREFIX}*")):
+            for d in sorted(self.programs_dir.glob(f"{self.settings.prefix}*")):
                 if (d / ".cm" / "meta.json").is_file():
-                    out.extend(load_program(d, ds, self._overrides))
+                    out.extend(load_program(d, ds, self._overrides, self.settings))
             self._cache = out
         return list(self._cache)
+
+
+class CBenchSuite(CKSuite):
+    """cBench variants from a CK checkout (see the module docstring for the layout)."""
+
+    settings = CBENCH
