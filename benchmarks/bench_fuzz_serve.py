@@ -88,7 +88,7 @@ def kinds(scratch: Path) -> dict:
                                                          candidates=_cands("O3")), 30, {S.INVALID_ARGUMENT}),
         "unknown repr": ("Score", pb.ScoreRequest(repr="bytes", candidates=[pb.Candidate(text=txt)]), 30,
                          {S.INVALID_ARGUMENT}),
-        "nested Compare prompt": ("Compare", pb.CompareRequest(prompt="{" + '"a":[' * 50_000), 30,
+        "nested Compare prompt": ("Compare", pb.CompareRequest(prompt='{"a":' * 50_000 + "1" + "}" * 50_000), 30,
                                   {S.INVALID_ARGUMENT}),
         "LoadModel list config": ("LoadModel", pb.LoadModelRequest(path=str(listy)), 30,
                                   {S.INVALID_ARGUMENT, S.ABORTED}),
