@@ -15,7 +15,7 @@ from costtune.benchmarks import get_benchmark
 from costtune.cli import main as cli_main
 from costtune.compile import compile_benchmark
 from costtune.errors import ConfigError, MeasurementError
-from costtune.measure import measure
+from costtune.measure import cycles, measure
 from costtune.measure.cycles import CostCache, byte_key, estimate, metric_name, normalise
 from costtune.records import RecordStore
 
@@ -78,6 +78,7 @@ def test_estimate_is_cached_by_content_and_falls_back_loudly(tmp_path, caplog):
     m = measure(cr.artifact, bench, "insns", repeat=1, profile=True)
     assert m.ok and m.blocks
     cache = CostCache(tmp_path / "blocks.sqlite")
+    cycles._said.clear()  # a block is said once per process: an earlier test may have said these
     with caplog.at_level(logging.WARNING, logger="costtune.measure.cycles"):
         cold = estimate(cr.artifact.binary, m.blocks, cache=cache)
         warm = estimate(cr.artifact.binary, m.blocks, cache=cache)

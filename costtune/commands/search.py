@@ -78,7 +78,8 @@ def run(args) -> int:
         print(json.dumps(res.to_dict(), indent=2))
         return 0
     width = max([len(p.benchmark) for p in res.programs] + [9])
-    print(f"{'program':<{width}}  {'O3 insns':>12}  {'best insns':>12}  {'O3/best':>8}  {'meas':>5}  {'trials':>6}")
+    unit = config.metric.partition(":")[0]  # insns | cycles | wall
+    print(f"{'program':<{width}}  {'O3 ' + unit:>12}  {'best ' + unit:>12}  {'O3/best':>8}  {'meas':>5}  {'trials':>6}")
     for p in res.programs:
         sp = f"{p.speedup:.4f}" if p.speedup else "-"
         print(f"{p.benchmark:<{width}}  {p.o3_value or 0:>12.0f}  {p.best_value or 0:>12.0f}  {sp:>8}  "
