@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from costtune.model.baselines import OpcodeGBM, RandomScorer, StaticCount  # noqa: E402
-from costtune.model.data import Candidate  # noqa: E402
+from costtune.dataset import Candidate  # noqa: E402
 from costtune.model.metrics import kendall_tau, topk_score  # noqa: E402
 from costtune.model.residual import ResidualModel  # noqa: E402
 
@@ -63,8 +63,8 @@ def load(ds: Path) -> dict[str, list[Candidate]]:
         labels = {o.label for o in siblings}
         first_edit = min((o.sample_index for o in siblings if o.label.startswith("edit")), default=None)
         out[row["program"]].append(Candidate(
-            row["program"], float(row["latency"]), row["functions"], row.get("pipeline", ""), row["candidate"],
-            row.get("split", ""),
+            row["program"], float(row["latency"]), row["functions"], pipeline=row.get("pipeline", ""),
+            id=row["candidate"], split=row.get("split", ""),
             extra={"labels": labels, "first_edit": first_edit, "binary_hash": row["binary_hash"],
                    "per_function": (r.detail or {}).get("functions") or {},
                    "blocks": next((o.detail["blocks"] for o in siblings if "blocks" in (o.detail or {})), None)}))

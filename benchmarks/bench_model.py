@@ -13,7 +13,7 @@ import json
 import time
 
 from costtune.model import CostModel
-from costtune.model.data import group_by_program, load_ranking
+from costtune.dataset import group_by_program, load_ranking
 
 
 def main() -> None:

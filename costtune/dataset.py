@@ -39,7 +39,7 @@ Files written to ``out`` (the ``llm_*`` files use the research field names exact
     one entry per pair, aligned by index with the record file: program, split,
     candidate ids (``code1``/``code2``), latencies, gap, pipelines, record ids.
 ``ranking.jsonl``
-    one line per sampled candidate: ``program``, ``candidate`` (sha256 prefix of its
+    one line per sampled candidate: ``program``, ``repr``, ``candidate`` (sha256 prefix of its
     text: equal code, equal id), ``pipeline``, ``latency``, ``text`` (the whole
     normalised listing: the program's own functions sorted by name, each starting
     with its header line, no blank lines), ``functions`` ({name: text}), ``split``,
@@ -77,6 +77,7 @@ from typing import Any, Iterable, Sequence
 from costtune import __version__
 from costtune.errors import CostTuneError, DatasetError
 from costtune.logging import get_logger
+from costtune.prompts import F_CODE1, F_CODE2, F_INSTRUCTION, F_OUTPUT, FASTER, INSTRUCTIONS, SLOWER
 
 log = get_logger(__name__)
 
@@ -85,15 +86,6 @@ SPLITS = ("train", "validation", "test")
 REPRS = ("asm", "ir")
 DEFAULT_SPLIT = (0.7, 0.15, 0.15)
 
-#: the research prompt, by representation
-INSTRUCTIONS = {
-    "asm": "compare the performance of the two arm64 assembly code",
-    "ir": "compare the performance of the two llvm ir code",
-}
-FASTER = "code1 is faster than code2"
-SLOWER = "code1 is slower than code2"
-#: the research field names, spelled exactly as the original records (colons included)
-F_INSTRUCTION, F_CODE1, F_CODE2, F_OUTPUT = "instruction:", "code1:", "code2:", "output"
 
 RECORD_FILES = {"train": "llm_training_record.json", "validation": "llm_validation_record.json",
                 "test": "llm_test_record.json"}
@@ -116,7 +108,7 @@ class DatasetConfig:
     db: str  #: records database URL (file path, sqlite:///..., postgresql://...)
     out: Path  #: output directory (created; files of an earlier build are replaced)
     benchmarks: list[str] | None = None  #: programs to use (suite/name); None = every one in the DB
-    n: int = 100  #: candidates step-sampled per program (fewer if it has fewer distinct ones)
+    n: int | None = 100  #: candidates step-sampled per program (fewer if it has fewer distinct ones); None: all
     eps: float = 0.3  #: a pair needs (slow - fast) / slow > eps
     repr: str = "asm"  #: asm (normalised objdump of the object) | ir (normalised optimised IR)
     metric: str = "insns"
@@ -137,7 +129,7 @@ class DatasetConfig:
         self.out = Path(self.out)
         if self.repr not in REPRS:
             raise DatasetError(f"repr must be one of {', '.join(REPRS)}, not '{self.repr}'")
-        if self.n < 2:
+        if self.n is not None and self.n < 2:
             raise DatasetError(f"n must be at least 2 (got {self.n})")
         if not (0 <= self.eps < 1):
             raise DatasetError(f"eps must be in [0, 1) (got {self.eps})")
@@ -227,22 +219,47 @@ class DatasetSummary:
 
 @dataclass
 class Candidate:
-    """One sampled, recompiled candidate of a program."""
+    """One measured candidate of a program: its code (the program's own functions) and latency.
+
+    Made by recompiling a record (:func:`candidates_from_db`, :func:`build_dataset`) or
+    read back from ``ranking.jsonl`` (:func:`load_ranking`); the cost model trains on,
+    scores and is evaluated on these.
+    """
 
     program: str
-    id: str  #: sha256 prefix of ``text``
-    record_id: int | None
-    pipeline: str
-    pass_seq: list[str] | None
-    latency: float
-    n_records: int  #: records of this code behind ``latency`` (their mean)
-    binary_hash: str
-    ir_hash: str
-    functions: dict[str, str]
-    text: str
-    rank: int = 0
-    split: str = ""
+    latency: float  #: the metric's value (the mean of ``n_records`` records of this code)
+    functions: dict[str, str]  #: the program's own functions, normalised: name -> text
+    pipeline: str = ""
+    id: str = ""  #: sha256 prefix of ``text`` (equal code, equal id); ``candidate`` in ranking.jsonl
+    split: str = ""  #: train | validation | test ("" when not split)
     program_dir: str = ""  #: a directory suite's program folder (eval and train find it from anywhere)
+    record_id: int | None = None
+    pass_seq: list[str] | None = None
+    n_records: int = 1  #: records of this code behind ``latency``
+    binary_hash: str = ""
+    ir_hash: str = ""
+    text: str = ""  #: the whole listing (:func:`listing_text` of ``functions`` when not given)
+    rank: int = 0  #: 0 = fastest of its program's candidates
+    extra: dict = field(default_factory=dict, compare=False)  #: a consumer's own data (e.g. profile weights)
+
+    def __post_init__(self):
+        if not self.text and self.functions:
+            self.text = listing_text(self.functions)
+        if not self.id and self.text:
+            self.id = text_id(self.text)
+
+    @property
+    def candidate(self) -> str:
+        """The id under its ``ranking.jsonl`` name."""
+        return self.id
+
+    def ranking_row(self) -> dict[str, Any]:
+        """This candidate as a ``ranking.jsonl`` line (see the module docstring)."""
+        return {"program": self.program, "candidate": self.id, "pipeline": self.pipeline, "latency": self.latency,
+                "text": self.text, "functions": self.functions, "split": self.split, "rank": self.rank,
+                "record_id": self.record_id, "n_records": self.n_records, "pass_seq": self.pass_seq,
+                "binary_hash": self.binary_hash, "ir_hash": self.ir_hash,
+                **({"program_dir": self.program_dir} if self.program_dir else {})}
 
 
 @dataclass
@@ -324,15 +341,23 @@ def assign_splits(programs: Sequence[str], fractions: Sequence[float], seed: int
     return out
 
 
+def gap_pairs(latencies: Sequence[float], eps: float) -> list[tuple[int, int]]:
+    """Index pairs ``(slow, fast)`` of every two latencies whose :func:`relative_gap` exceeds
+    ``eps`` - the one definition of a pair for the dataset, training and evaluation - in
+    ``(slow, fast)`` order."""
+    lat = list(latencies)
+    out = []
+    for i in range(len(lat)):
+        for j in range(i + 1, len(lat)):
+            if relative_gap(lat[i], lat[j]) > eps:
+                out.append((i, j) if lat[i] > lat[j] else (j, i))
+    return sorted(out)
+
+
 def make_pairs(cands: Sequence[Candidate], eps: float, max_pairs: int | None, rng: random.Random) -> list[Pair]:
-    """Every two candidates whose relative gap exceeds ``eps`` (a seeded sample of ``max_pairs``)."""
-    pairs = []
-    for i in range(len(cands)):
-        for j in range(i + 1, len(cands)):
-            a, b = cands[i], cands[j]
-            if relative_gap(a.latency, b.latency) > eps:
-                fast, slow = (a, b) if a.latency <= b.latency else (b, a)
-                pairs.append(Pair(a.program, fast, slow))
+    """:func:`gap_pairs` of the candidates as :class:`Pair` objects (a seeded sample of ``max_pairs``)."""
+    found = sorted(gap_pairs([c.latency for c in cands], eps), key=lambda p: (min(p), max(p)))
+    pairs = [Pair(cands[slow].program, cands[fast], cands[slow]) for slow, fast in found]
     if max_pairs is not None and len(pairs) > max_pairs:
         keep = sorted(rng.sample(range(len(pairs)), max_pairs))
         pairs = [pairs[k] for k in keep]
@@ -654,7 +679,7 @@ def _build_program(program: str, records: list, cfg: DatasetConfig,
     ps.latency_min, ps.latency_max = min(values), max(values)
     unique = _unique_sorted(records, cfg.repr)
     ps.unique = len(unique)
-    picks = step_sample(len(unique), cfg.n)
+    picks = step_sample(len(unique), cfg.n) if cfg.n is not None else list(range(len(unique)))
 
     if cfg.plots:  # every valid record; the sampled distinct candidates highlighted
         from costtune.plots import latency_histogram, sorted_latencies
@@ -740,12 +765,7 @@ def _write_files(cfg: DatasetConfig, cands_by_prog: dict[str, list[Candidate]],
         written += [RECORD_FILES[s], META_FILES[s]]
 
     ordered = [c for p in sorted(cands_by_prog) for c in cands_by_prog[p]]
-    _write_atomic(out / RANKING_FILE, _jsonl(
-        {"program": c.program, "candidate": c.id, "pipeline": c.pipeline, "latency": c.latency,
-         "text": c.text, "functions": c.functions, "split": c.split, "rank": c.rank,
-         "record_id": c.record_id, "n_records": c.n_records, "pass_seq": c.pass_seq,
-         "binary_hash": c.binary_hash, "ir_hash": c.ir_hash,
-         **({"program_dir": c.program_dir} if c.program_dir else {})} for c in ordered))
+    _write_atomic(out / RANKING_FILE, _jsonl({**c.ranking_row(), "repr": cfg.repr} for c in ordered))
     _write_atomic(out / PAIRS_FILE, _jsonl(
         {"program": p.program, "a": p.fast.id, "b": p.slow.id, "latency_a": p.fast.latency,
          "latency_b": p.slow.latency, "gap": p.gap, "split": s}
@@ -755,3 +775,131 @@ def _write_files(cfg: DatasetConfig, cands_by_prog: dict[str, list[Candidate]],
         indent=1) + "\n"])
     _write_atomic(out / CORPUS_FILE, (("\n" if k else "") + c.text for k, c in enumerate(ordered)))
     return written + [RANKING_FILE, PAIRS_FILE, SPLITS_FILE, CORPUS_FILE], labels
+
+
+# --------------------------------------------------------------------------- candidates for the model
+
+def candidates_from_db(db: str, benchmarks: Sequence[str] | None = None, repr: str = "asm", metric: str = "insns",
+                       target: str = "aarch64", *, verify_hash: bool = True, cbench_root: str | None = None,
+                       testsuite_root: str | None = None) -> list[Candidate]:
+    """Every distinct measured code of ``benchmarks`` (all programs when None) in a records
+    database, recompiled as :func:`build_dataset` does it (one comparable group, identical
+    code averaged, the binary hash checked), without sampling and without writing files.
+
+    Raises :class:`DatasetError` when no program has two usable candidates.
+    """
+    from costtune.records import RecordStore
+
+    cfg = DatasetConfig(db=db, out=Path("."), benchmarks=list(benchmarks) if benchmarks else None, n=None,
+                        repr=repr, metric=metric, target=target, verify_hash=verify_hash, plots=False,
+                        cbench_root=cbench_root, testsuite_root=testsuite_root)
+    with RecordStore(cfg.db, create=False) as store:
+        programs = cfg.benchmarks or store.benchmarks()
+        valid = {p: _valid_records(store, p, cfg)[0] for p in programs}
+    builder = _Builder(cfg)
+    out: list[Candidate] = []
+    skipped: dict[str, str] = {}
+    for program in programs:
+        ps, cands = _build_program(program, valid[program], cfg, builder)
+        out += cands
+        if ps.skipped:
+            skipped[program] = ps.skipped
+    if not out:
+        why = "; ".join(f"{p}: {r}" for p, r in list(skipped.items())[:3])
+        raise DatasetError(f"no measured {metric} records of two distinct candidates for "
+                           f"{', '.join(programs) or 'any program'} in {db}" + (f" ({why})" if why else ""))
+    return out
+
+
+def _functions_of(row: dict, repr: str) -> dict[str, str]:
+    """The row's code in ``repr``: ``functions``/``text`` hold the row's own ``repr`` (asm unless it says)."""
+    from costtune.asm import split_functions
+
+    own = row.get("repr", "asm") == repr
+    fns = row.get("functions" if own else f"{repr}_functions")
+    if isinstance(fns, dict) and fns:
+        return {str(k): str(v) for k, v in fns.items()}
+    text = row.get("text" if own else repr)
+    if isinstance(text, str) and text.strip():
+        return split_functions(text) or {"<program>": text}
+    raise DatasetError(f"candidate of {row.get('program')} has no {repr} text")
+
+
+def load_ranking(data: str | os.PathLike, repr: str = "asm") -> list[Candidate]:
+    """Candidates from a dataset directory (its ``ranking.jsonl``, splits from ``splits.json``
+    where a line has none) or a ``.jsonl`` file of such lines. Lines without a positive
+    finite latency are left out."""
+    p = Path(data)
+    f = p / RANKING_FILE if p.is_dir() else p
+    if not f.is_file():
+        raise DatasetError(f"no ranking data at {f} (run `costtune dataset` first)")
+    splits: dict[str, str] = {}
+    sp = f.parent / SPLITS_FILE
+    if sp.is_file():
+        try:
+            for split, progs in json.loads(sp.read_text()).items():
+                if isinstance(progs, list):
+                    splits.update((str(prog), split) for prog in progs)
+        except ValueError:
+            log.warning("ignoring unreadable %s", sp)
+    out: list[Candidate] = []
+    with f.open() as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                lat = float(row["latency"])
+                prog = str(row["program"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise DatasetError(f"{f}:{n}: malformed line ({e})") from None
+            if not (lat > 0 and math.isfinite(lat)):
+                continue
+            out.append(Candidate(prog, lat, _functions_of(row, repr), pipeline=str(row.get("pipeline", "")),
+                                 id=str(row.get("candidate", "")),
+                                 split=str(row.get("split") or splits.get(prog, "")),
+                                 program_dir=str(row.get("program_dir") or ""), record_id=row.get("record_id"),
+                                 pass_seq=row.get("pass_seq"), n_records=int(row.get("n_records") or 1),
+                                 binary_hash=str(row.get("binary_hash") or ""),
+                                 ir_hash=str(row.get("ir_hash") or ""), rank=int(row.get("rank") or 0)))
+    if not out:
+        raise DatasetError(f"{f} holds no measured candidates")
+    return out
+
+
+def group_by_program(cands: Iterable[Candidate]) -> dict[str, list[Candidate]]:
+    groups: dict[str, list[Candidate]] = {}
+    for c in cands:
+        groups.setdefault(c.program, []).append(c)
+    return groups
+
+
+def split_programs(cands: list[Candidate], test_fraction: float = 0.3, seed: int = 0,
+                   test_programs: list[str] | None = None,
+                   need_train: bool = True) -> tuple[list[Candidate], list[Candidate]]:
+    """(train, test) candidates by program. ``test_programs`` wins; else the candidates' own
+    ``split`` (test, else validation, is held out; validation programs train nothing); else
+    :func:`assign_splits` with ``test_fraction`` held out.
+
+    Raises :class:`DatasetError` when either side would hold no program (with
+    ``need_train=False`` only when no program is held out: evaluation needs no training
+    programs but the GBM baseline's).
+    """
+    progs = sorted({c.program for c in cands})
+    if test_programs:
+        test = set(test_programs)
+    elif any(c.split for c in cands):
+        test = {c.program for c in cands if c.split == "test"}
+        if not test:
+            test = {c.program for c in cands if c.split in ("validation", "val")}
+        cands = [c for c in cands if c.program in test or c.split in ("train", "")]
+    elif len(progs) == 1 and not need_train:
+        test = set(progs)
+    else:
+        test = set(assign_splits(progs, (1 - test_fraction, 0, test_fraction), seed, explicit=True)["test"])
+    train = [c for c in cands if c.program not in test]
+    held = [c for c in cands if c.program in test]
+    if not held or (need_train and (len(progs) < 2 or not train)):
+        raise DatasetError(f"need programs on both sides of the train/test split; have {len(progs)} program(s) "
+                           f"({len({c.program for c in train})} train, {len({c.program for c in held})} test)")
+    return train, held

@@ -25,7 +25,7 @@ def run(args) -> int:
     from costtune.errors import ConfigError
     from costtune.model import resolve_model_dir
     from costtune.model.config import CostModelConfig
-    from costtune.model.data import load_from_db, load_ranking, split_programs
+    from costtune.dataset import candidates_from_db, load_ranking, split_programs
     from costtune.model.evaluate import evaluate, format_table
 
     if not args.data and not args.db:
@@ -43,7 +43,7 @@ def run(args) -> int:
     if args.db:
         if not args.benchmarks:
             raise ConfigError("--db needs --benchmarks suite/name ...")
-        test = load_from_db(args.db, args.benchmarks, mcfg.repr)
+        test = candidates_from_db(args.db, args.benchmarks, mcfg.repr)
     rep = evaluate(args.model, test, train, eps=args.eps, seed=args.seed, device=args.device, threads=args.threads)
     js = json.dumps(rep.to_dict(), indent=2)
     if args.json == "-":

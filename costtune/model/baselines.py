@@ -12,7 +12,7 @@ import re
 from abc import ABC, abstractmethod
 from collections import Counter
 
-from costtune.model.data import Candidate
+from costtune.dataset import Candidate
 
 __all__ = ["Scorer", "StaticCount", "OpcodeGBM", "RandomScorer", "BASELINES", "opcode_histogram"]
 

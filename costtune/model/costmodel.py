@@ -26,21 +26,14 @@ from costtune.logging import get_logger
 from costtune.model.base import BaseSpec, load_causal_lm, load_tokenizer, pick_device, resolve_base
 from costtune.model.config import CONFIG_NAME, CostModelConfig
 from costtune.model.data import text_hash
+from costtune.prompts import FASTER as SFT_FASTER, SLOWER as SFT_SLOWER, prompt_text as sft_prompt
 
 log = get_logger(__name__)
 
-__all__ = ["CostModel", "build_network", "save_model", "SFT_INSTRUCTION", "sft_prompt", "SFT_FASTER",
-           "SFT_SLOWER"]
+__all__ = ["CostModel", "build_network", "save_model", "sft_prompt", "SFT_FASTER", "SFT_SLOWER"]
 
-SFT_INSTRUCTION = "compare the performance of the two arm64 assembly code"
-SFT_FASTER = "code1 is faster than code2"
-SFT_SLOWER = "code1 is slower than code2"
 #: a base directory smaller than this is copied into the model directory
 EMBED_BASE_BYTES = 64 * 2**20
-
-
-def sft_prompt(code1: str, code2: str) -> str:
-    return f"instruction: {SFT_INSTRUCTION}\ncode1: {code1}\ncode2: {code2}\noutput: "
 
 
 def _dir_bytes(p: Path) -> int:
@@ -273,7 +266,8 @@ class CostModel:
         from costtune.model.sft import diff_text, response_logprobs
 
         c1, c2 = diff_text(a, b, self.tok, self.config.train.get("sft_max_len", 1024))
-        lp = response_logprobs(self.net, self.tok, sft_prompt(c1, c2), [SFT_FASTER, SFT_SLOWER], self.device)
+        lp = response_logprobs(self.net, self.tok, sft_prompt(c1, c2, self.config.repr), [SFT_FASTER, SFT_SLOWER],
+                               self.device)
         return float(torch.sigmoid(torch.tensor(lp[0] - lp[1])))
 
     def _sft_scores(self, candidates: Sequence) -> list[float]:

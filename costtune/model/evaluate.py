@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from costtune.errors import DatasetError
 from costtune.logging import get_logger
 from costtune.model.baselines import OpcodeGBM, RandomScorer, StaticCount
-from costtune.model.data import Candidate, group_by_program
+from costtune.dataset import Candidate, group_by_program
 from costtune.model.metrics import program_metrics
 
 log = get_logger(__name__)

@@ -10,20 +10,15 @@ __all__ = ["pairwise_counts", "kendall_tau", "topk_score", "program_metrics"]
 
 def pairwise_counts(true: list[float], pred: list[float], eps: float) -> tuple[int, int]:
     """(correct, total) over pairs whose true costs' relative gap ``(slow - fast) / slow``
-    exceeds ``eps`` (:func:`costtune.dataset.relative_gap`, the dataset's definition).
+    exceeds ``eps`` (:func:`costtune.dataset.gap_pairs`, the dataset's definition).
 
     A tie in the prediction counts as half correct.
     """
-    from costtune.dataset import relative_gap
+    from costtune.dataset import gap_pairs
 
-    correct2 = total = 0
-    n = len(true)
-    for i in range(n):
-        for j in range(n):
-            if true[i] > true[j] and relative_gap(true[i], true[j]) > eps:
-                total += 1
-                correct2 += 2 if pred[i] > pred[j] else (1 if pred[i] == pred[j] else 0)
-    return correct2 / 2, total
+    pairs = gap_pairs(true, eps)
+    correct2 = sum(2 if pred[i] > pred[j] else (1 if pred[i] == pred[j] else 0) for i, j in pairs)
+    return correct2 / 2, len(pairs)
 
 
 def kendall_tau(true: list[float], pred: list[float]) -> float:

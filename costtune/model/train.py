@@ -18,11 +18,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from costtune.dataset import Candidate, gap_pairs, group_by_program, load_ranking, split_programs
 from costtune.errors import DatasetError
 from costtune.logging import get_logger
 from costtune.model.base import load_tokenizer, pick_device, resolve_base
 from costtune.model.config import CostModelConfig, TrainConfig
-from costtune.model.data import Candidate, gap_pairs, group_by_program, load_ranking, split_programs, text_hash
+from costtune.model.data import text_hash
 
 log = get_logger(__name__)
 
@@ -162,7 +163,7 @@ def profiles_for(cands: list[Candidate], pipeline: str = "O0") -> dict:
     from costtune.cache import cache_dir
     from costtune.model.profile import reference_profile
 
-    where = {c.program: c.extra.get("program_dir") for c in cands}
+    where = {c.program: c.program_dir or None for c in cands}
     return {p: reference_profile(get_benchmark(p, where[p]), pipeline, cache_dir("profiles")) for p in sorted(where)}
 
 
@@ -284,8 +285,8 @@ def _train_sft(lm, tok, groups, cfg: TrainConfig, opt, device, progress, ctx=Non
     import torch
     from tqdm import tqdm
 
-    from costtune.model.costmodel import SFT_FASTER, SFT_SLOWER, sft_prompt
     from costtune.model.sft import diff_text, sft_example
+    from costtune.prompts import FASTER, SLOWER, prompt_text
 
     rng = random.Random(cfg.seed)
     examples = []
@@ -295,8 +296,8 @@ def _train_sft(lm, tok, groups, cfg: TrainConfig, opt, device, progress, ctx=Non
         for slow, fast in pairs[: 16 * len(g)]:
             a, b = (g[fast], g[slow]) if rng.random() < 0.5 else (g[slow], g[fast])
             c1, c2 = diff_text(a.functions, b.functions, tok, cfg.sft_max_len)
-            resp = SFT_FASTER if a is g[fast] else SFT_SLOWER
-            examples.append(sft_example(tok, sft_prompt(c1, c2), resp))
+            resp = FASTER if a is g[fast] else SLOWER
+            examples.append(sft_example(tok, prompt_text(c1, c2, cfg.repr), resp))
     if not examples:
         raise DatasetError("no pairs for pairwise-sft training")
     bs = cfg.group_size

@@ -25,15 +25,11 @@ import threading
 from pathlib import Path
 
 from costtune.errors import ModelLoadError
+from costtune.prompts import F_CODE1, F_CODE2, F_INSTRUCTION, FASTER, SLOWER, repr_of_instruction
 from costtune.serve.errors import InvalidRequest
 
 __all__ = ["ServedModel", "parse_prompt", "resolve_model_dir", "FASTER", "SLOWER"]
 
-FASTER = "code1 is faster than code2"
-SLOWER = "code1 is slower than code2"
-#: the instruction of the research prompt by representation (as costtune.dataset writes it)
-INSTRUCTIONS = {"asm": "compare the performance of the two arm64 assembly code",
-                "ir": "compare the performance of the two llvm ir code"}
 _LOAD_LOCK = threading.Lock()
 _PROMPT = re.compile(r"^\s*instruction:[ \t]*(?P<instruction>.*?)\ncode1:[ \t]?(?P<code1>.*?)\ncode2:[ \t]?"
                      r"(?P<code2>.*?)(?:\noutput:[ \t]*)?\s*$", re.S)
@@ -67,7 +63,7 @@ def parse_prompt(prompt: str) -> tuple[str, str, str]:
         if not isinstance(rec, dict):
             raise InvalidRequest("a JSON prompt must be one record object")
         get = lambda k: rec.get(k, rec.get(k.rstrip(":")))  # noqa: E731
-        ins, c1, c2 = get("instruction:"), get("code1:"), get("code2:")
+        ins, c1, c2 = get(F_INSTRUCTION), get(F_CODE1), get(F_CODE2)
         if not all(isinstance(x, str) for x in (ins, c1, c2)):
             raise InvalidRequest("a JSON prompt needs string fields 'instruction:', 'code1:', 'code2:'")
         return ins, c1, c2
@@ -150,9 +146,9 @@ class ServedModel:
     def compare(self, code1: str = "", code2: str = "", prompt: str | None = None) -> tuple[str, float]:
         if prompt:
             instruction, code1, code2 = parse_prompt(prompt)
-            other = [r for r, ins in INSTRUCTIONS.items() if ins == instruction and r != self.repr]
-            if other:
-                raise InvalidRequest(f"the prompt compares {other[0]} code; model '{self.name}' reads {self.repr}")
+            other = repr_of_instruction(instruction)
+            if other is not None and other != self.repr:
+                raise InvalidRequest(f"the prompt compares {other} code; model '{self.name}' reads {self.repr}")
         if not code1.strip() or not code2.strip():
             raise InvalidRequest("code1 and code2 must both be non-empty")
         a, b = _functions(code1), _functions(code2)
