@@ -1,7 +1,7 @@
 """Generate the pass catalog from ``opt -print-passes`` and a crash probe; validate it.
 
-``python -m costtune.passes_probe --llvm 19`` (or ``costtune passes refresh``)
-rebuilds ``passes/llvm-19/passes.csv`` in four steps:
+``costtune passes refresh --llvm 19`` (:func:`probe`) rebuilds ``passes/llvm-19/passes.csv``
+in four steps:
 
 1. parse ``opt-N -print-passes`` (module, CGSCC, function, loop-nest and loop
    sections, with and without parameters; analyses and machine passes skipped);
@@ -18,19 +18,20 @@ rebuilds ``passes/llvm-19/passes.csv`` in four steps:
    Passes listed in :data:`KNOWN` (FACTS.md) also get targeted sequences, so
    that each known crasher is confirmed (or reported as not reproduced).
 
-``python -m costtune.passes_probe --validate 1000 --llvm 19`` measures the
+``costtune passes validate --llvm 19 -n 1000`` (:func:`validate`) measures the
 acceptance bar: the share of random safe pipelines that build and run
 correctly on the builtin suite, every failure with its culprit pass.
+
+``costtune passes o3-check --llvm 19`` (:func:`o3_check`) compares ``default<O3>``
+with its flattened pass sequence rendered back through the catalog.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -572,7 +573,7 @@ def evidence_dir(llvm: int) -> Path:
 
 
 def load_evidence(llvm: int) -> dict[str, str]:
-    """Culprits recorded by earlier ``--validate`` runs saved under passes/llvm-N/evidence/."""
+    """Culprits recorded by earlier ``costtune passes validate`` runs saved under passes/llvm-N/evidence/."""
     out: dict[str, str] = {}
     for f in sorted(evidence_dir(llvm).glob("*.json")):
         data = json.loads(f.read_text())
@@ -769,52 +770,3 @@ def format_o3(rows: list[O3Row]) -> str:
     lines.append(f"geomean dynamic insns vs default<O3>: flat {geo('flat_insns')}, "
                  f"flat+params {geo('flat_params_insns')}")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from costtune.logging import configure
-
-    p = argparse.ArgumentParser(prog="python -m costtune.passes_probe", description=__doc__.splitlines()[0])
-    p.add_argument("--llvm", type=int, required=True)
-    p.add_argument("--sequences", type=int, default=30, help="random sequences in probe B")
-    p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--programs", nargs="*", help="builtin programs to use (default: all)")
-    p.add_argument("--validate", type=int, metavar="N", help="validate N random safe pipelines instead")
-    p.add_argument("--per-pipeline", type=int, help="programs per pipeline in --validate (default: all)")
-    p.add_argument("--out", type=Path, help="JSON report (validate)")
-    p.add_argument("--o3-check", action="store_true",
-                   help="compare default<O3> with its flattened sequence rendered back (insns)")
-    p.add_argument("-v", "--verbose", action="count", default=0)
-    args = p.parse_args(argv)
-    configure(args.verbose)
-    if args.o3_check:
-        text, rows = o3_check(args.llvm, args.programs)
-        print(format_o3(rows))
-        if args.out:
-            args.out.write_text(json.dumps({"pipeline": text, "rows": [asdict(r) for r in rows]}, indent=1))
-        return 0
-    if args.validate:
-        out = args.out or Path(f"validate-llvm{args.llvm}.json")
-        counter = {"n": 0, "ok": 0}
-
-        def progress(i, ok):
-            counter["n"] += 1
-            counter["ok"] += ok
-            if counter["n"] % 10 == 0:
-                print(f"{counter['n']}/{args.validate} pipelines, {counter['ok']} correct", file=sys.stderr,
-                      flush=True)
-
-        rep = validate(args.llvm, args.validate, args.seed, args.jobs, args.programs, args.per_pipeline, out,
-                       progress)
-        print(format_validation(rep))
-        print(f"JSON: {out}")
-        return 0 if rep.pipeline_rate >= 0.99 else 1
-    rep = probe(args.llvm, args.sequences, args.jobs, args.seed, args.programs,
-                progress=lambda m: print(m, file=sys.stderr, flush=True))
-    print(format_probe(rep))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -209,3 +209,26 @@ def test_cli_passes_refresh_without_a_runnable_program(tmp_path, monkeypatch, ca
     assert err[-1] == ("costtune: error: none of the 1 builtin programs built and ran at O0: "
                        "no program to probe the passes on"), err
     assert not (tmp_path / "passes").exists()
+
+
+def test_cli_passes_validate_and_o3_check(tmp_path, capsys):
+    """validate and o3-check are actions of `costtune passes` (the probe has no CLI of its own):
+    a few random safe pipelines on one program with their JSON report, then default<O3> against
+    its flattened sequence on that program."""
+    import json
+
+    from costtune.cli import main
+
+    toolchain.find(19)
+    out = tmp_path / "validate.json"
+    rc = main(["passes", "validate", "--llvm", "19", "-n", "3", "--programs", "checksum", "--jobs", "1",
+               "--out", str(out)])
+    rep = json.loads(out.read_text())
+    assert rep["pipelines"] == 3 and rep["programs"] == ["builtin/checksum"] and rep["builds"] == 3
+    assert rc == (0 if rep["ok_pipelines"] == 3 else 1)
+    assert f"{rep['ok_pipelines']}/3 pipelines correct" in capsys.readouterr().out
+    o3 = tmp_path / "o3.json"
+    assert main(["passes", "o3-check", "--llvm", "19", "--programs", "checksum", "--out", str(o3)]) == 0
+    got = json.loads(o3.read_text())
+    assert [r["bench"] for r in got["rows"]] == ["builtin/checksum"] and got["rows"][0]["o3_insns"] > 0
+    assert got["pipeline"] and "geomean dynamic insns" in capsys.readouterr().out
