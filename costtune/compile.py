@@ -32,7 +32,8 @@ from costtune.toolchain import Target, Toolchain, find, get_target
 
 log = get_logger(__name__)
 
-#: frontend flags that leave all optimisation to opt (FACTS.md)
+#: frontend flags that leave all optimisation to opt: -O0 without the optnone attribute clang puts on
+#: every function at -O0, so opt's passes act on them (CompilerGym's -O1 -disable-llvm-passes does the same)
 FRONTEND_FLAGS = ("-O0", "-Xclang", "-disable-O0-optnone", "-emit-llvm", "-c", "-w", "-g0")
 #: old K&R C is a hard error for clang >= 16 without these
 KR_FLAGS = ("-Wno-implicit-function-declaration", "-Wno-int-conversion",

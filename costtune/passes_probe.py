@@ -15,7 +15,7 @@ in four steps:
    under qemu (repeat=1) against the O0 reference output; a failing sequence is
    delta-debugged to a minimal failing subsequence and the culprit pass (the one
    opt's stack dump names, else the last of the minimal sequence) becomes unsafe.
-   Passes listed in :data:`KNOWN` (FACTS.md) also get targeted sequences, so
+   Passes listed in :data:`KNOWN` (crashers seen before) also get targeted sequences, so
    that each known crasher is confirmed (or reported as not reproduced).
 
 ``costtune passes validate --llvm 19 -n 1000`` (:func:`validate`) measures the
@@ -134,7 +134,8 @@ RULES: list[tuple[str, str]] = [
      "acts on guards, assumptions, matrix or sanitizer intrinsics that plain C does not have"),
 ]
 
-#: crashers and traps seen before (FACTS.md); the probe confirms them with targeted sequences
+#: crashers and traps seen with random sequences before, each with what it did; the probe confirms them
+#: with targeted sequences
 KNOWN = {
     "chr": "segfaults opt-14 unless require<profile-summary> runs first (guarded in wrap)",
     "structurizecfg": "GPU pass, produced binaries that segfault",
@@ -515,7 +516,7 @@ def probe(llvm: int, sequences: int = 30, jobs: int = 2, seed: int = 0, programs
                 names.insert(rng.randrange(len(names) + 1), name)
             seqs.append(names)
         trials = [(benches[j % len(benches)],
-                   # plain instcombine (without no-verify-fixpoint) is what FACTS.md warns about
+                   # plain instcombine verifies its fixpoint: the abort KNOWN describes
                    [f"{n}<verify-fixpoint>" if n == "instcombine" and llvm >= 18 else n for n in names])
                   for j, names in enumerate(seqs)]
         with ThreadPoolExecutor(jobs) as ex:
@@ -546,10 +547,10 @@ def probe(llvm: int, sequences: int = 30, jobs: int = 2, seed: int = 0, programs
             _set_unsafe(rows, name, f"{fact}; {found}")
         elif not r.safe:
             rows[name] = PassInfo(r.name, r.level, r.wrap, r.form, r.params, False,
-                                  f"{r.reason}; FACTS.md: {fact}; {found or 'not reproduced here'}"
-                                  if not r.reason.startswith("probe") else f"{r.reason}; FACTS.md: {fact}")
+                                  f"{r.reason}; known: {fact}; {found or 'not reproduced here'}"
+                                  if not r.reason.startswith("probe") else f"{r.reason}; known: {fact}")
         else:
-            _set_unsafe(rows, name, f"FACTS.md: {fact}; not reproduced in the probe, kept out to be safe")
+            _set_unsafe(rows, name, f"known: {fact}; not reproduced in the probe, kept out to be safe")
     if progress:
         progress(f"known crashers: {report.known}")
 

@@ -325,7 +325,10 @@ def _merge_spm(base_model: Path, add: Path, out: Path) -> MergeResult:
 
 
 def _hf_from_spm(model: Path, add_bos: bool = True):
-    """A transformers tokenizer with sentencepiece's ids (BPE models; FACTS.md)."""
+    """A transformers tokenizer with sentencepiece's ids.
+
+    ``LlamaTokenizer.from_pretrained(..., legacy=False)`` gives sentencepiece's ids exactly for a
+    BPE sentencepiece model only (a unigram model's ids differ on most lines)."""
     from transformers import LlamaTokenizer
 
     try:

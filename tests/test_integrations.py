@@ -1,7 +1,7 @@
 """The CompilerGym reward against the REAL compiler_gym package, in a virtualenv of its own.
 
 CompilerGym 0.2.5 pins protobuf 3.20.3 and old gym, which clash with costtune's stack
-(FACTS.md), so it lives in its own venv: ``COSTTUNE_CG_VENV`` or /work/cache/cg-venv.
+(sentencepiece needs a newer protobuf), so it lives in its own venv: ``COSTTUNE_CG_VENV`` or /work/cache/cg-venv.
 The test starts a real costtune scoring server (a tiny model) on a free loopback port,
 then runs a script in the CompilerGym venv that subclasses ``compiler_gym.spaces.Reward``
 (through :class:`costtune.integrations.compiler_gym.CostModelReward`), calls reset/update

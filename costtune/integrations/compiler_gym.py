@@ -11,7 +11,9 @@ reward is the log of its predicted speed-up and an episode's rewards sum to
 
 Why a server: CompilerGym 0.2.5 needs ``protobuf==3.20.3`` and old ``gym``,
 which clash with costtune's own stack (sentencepiece, grpcio-tools, torch), so
-it lives in a virtualenv of its own (FACTS.md "CompilerGym"). The model runs
+it lives in a virtualenv of its own (``pip install compiler-gym`` fails on Python
+3.11; it imports when installed ``--no-deps`` beside grpcio, gym 0.26, ``numpy<2``,
+``networkx<3.4`` and ``protobuf==3.20.3``). The model runs
 in the costtune venv (``costtune serve --model DIR --port N``); this module
 runs in the CompilerGym venv with the costtune source tree on ``sys.path`` and
 imports only stdlib-only costtune modules (``asm``, ``process``,

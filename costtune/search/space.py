@@ -42,7 +42,8 @@ trial), so that a sampler can draw whole candidates at once and
 ``flat`` - ``length`` slots ``p{i}``, each a safe catalog pass or ``-``
     (nothing); the sequence is nested with :func:`costtune.passes.render`.
     This is the random-sequence space of ``costtune collect``, kept for
-    comparison: it rarely reaches O3 (FACTS.md).
+    comparison: it rarely reaches O3 (random function-level sequences miss the
+    inliner and the module passes).
 """
 
 from __future__ import annotations
