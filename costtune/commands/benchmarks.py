@@ -1,5 +1,6 @@
 """costtune benchmarks list | check: the programs of a suite, and whether they pass."""
 
+import argparse
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -9,7 +10,15 @@ from costtune.errors import CostTuneError
 
 
 def register(sub):
-    p = sub.add_parser("benchmarks", help="list benchmark suites and programs")
+    p = sub.add_parser("benchmarks", help="list benchmark suites and programs",
+                       description=("List a suite's programs and their status, or check that they build and give their reference\n"
+                                    "output at O0 and O3 under qemu (the verdicts are kept; collect and search skip the\n"
+                                    "llvm-test-suite programs that failed). Suites: builtin, cbench, codelets, polybench,\n"
+                                    "testsuite, csmith, or a folder of programs with bench.yaml files."),
+                       epilog=("examples:\n"
+                               "  costtune benchmarks list --suite builtin\n"
+                               "  costtune benchmarks check --suite polybench --cbench-root ~/ck --jobs 2"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = s.add_parser("list", help="list the programs of a suite")
     _suite_args(ls)

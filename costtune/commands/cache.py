@@ -1,11 +1,18 @@
 """costtune cache: how much the compile cache holds, and pruning it to a size."""
 
+import argparse
 from costtune import cache
 from costtune.errors import ConfigError
 
 
 def register(sub):
-    p = sub.add_parser("cache", help="show the compile cache's size; --max-gb N prunes it to N GB (LRU)")
+    p = sub.add_parser("cache", help="show the compile cache's size; --max-gb N prunes it to N GB (LRU)",
+                       description=("Show the size of the compile cache (COSTTUNE_CACHE, default ~/.cache/costtune), or prune it,\n"
+                                    "least recently used first; a pruned artifact is simply compiled again."),
+                       epilog=("examples:\n"
+                               "  costtune cache\n"
+                               "  costtune cache --max-gb 10"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--max-gb", type=float, help="delete least recently used compile artifacts down to this size")
     p.add_argument("--min-age-min", type=float, default=15.0,
                    help="never delete an artifact used in the last M minutes (default 15: a search may be measuring it)")

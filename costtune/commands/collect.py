@@ -5,6 +5,7 @@ Example: ``costtune collect --suite builtin --space o3-edits --samples 60 --db r
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from costtune.collect import REFERENCES, CollectConfig, collect
@@ -12,7 +13,15 @@ from costtune.records import DEFAULT_CLAIM_TTL
 
 
 def register(sub):
-    p = sub.add_parser("collect", help="measure O0-O3 and random pipelines of programs into a records database")
+    p = sub.add_parser("collect", help="measure O0-O3 and random pipelines of programs into a records database",
+                       description=("Measure the reference builds (O0-O3) and --samples candidates per program into a records\n"
+                                    "database: random safe pass sequences (--space flat) or O3 with 1-8 edits (--space o3-edits).\n"
+                                    "Resumable after a kill; several workers may share one PostgreSQL database."),
+                       epilog=("examples:\n"
+                               "  costtune collect --suite builtin --samples 20 --db runs/builtin.db --jobs 2\n"
+                               "  costtune collect --suite cbench --cbench-root ~/ck --space o3-edits --samples 64 \\\n"
+                               "      --references O0,O3 --db runs/cbench.db"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suite", default="builtin", help="builtin | cbench | csmith | DIR (default: builtin)")
     p.add_argument("--benchmarks", nargs="+", default=[], metavar="B",
                    help="program names in the suite (default: every supported program)")

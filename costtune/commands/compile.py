@@ -1,5 +1,6 @@
 """costtune compile BENCH --passes P --target T --out DIR."""
 
+import argparse
 import json
 from pathlib import Path
 
@@ -10,7 +11,13 @@ from costtune.errors import CompileError
 
 
 def register(sub):
-    p = sub.add_parser("compile", help="compile a benchmark with a pass pipeline")
+    p = sub.add_parser("compile", help="compile a benchmark with a pass pipeline",
+                       description=("Compile a benchmark with a pass pipeline: the frontend per source file, llvm-link, opt, llc,\n"
+                                    "the assembler and a static link. Artifacts are cached by content."),
+                       epilog=("examples:\n"
+                               "  costtune compile builtin/sha256 --passes O3 --out sha256_o3\n"
+                               "  costtune compile builtin/sha256 --passes sroa,instcombine,gvn,licm --json"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bench", metavar="BENCH", help="suite/name, e.g. builtin/checksum")
     p.add_argument("--passes", default="O3", help="O0..O3|Os|Oz, catalog names a,b,c, or a new-PM pipeline")
     p.add_argument("--target", default="aarch64", choices=sorted(toolchain.TARGETS))

@@ -19,8 +19,12 @@ def _split(text: str):
 
 def register(sub):
     p = sub.add_parser("dataset", help="build pairwise and ranking training data from a records database",
-                       description="Step-sample each program's measured candidates, recompile them, pair "
-                                   "those whose relative gap exceeds eps, and split by program.")
+                       description=("Step-sample each program's measured candidates, recompile them, pair those whose relative gap\n"
+                                    "exceeds eps, and split by program (a corpus keeps its family split)."),
+                       epilog=("examples:\n"
+                               "  costtune dataset --db runs/builtin.db --out runs/ds --n 100 --eps 0.3\n"
+                               "  costtune dataset --from-corpus benchmarks/corpus/corpus.jsonl.gz --out runs/corpus_ds --jobs 2"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--db", help="records database: file path, sqlite:///PATH or postgresql://...")
     src.add_argument("--from-corpus", metavar="FILE",

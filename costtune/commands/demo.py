@@ -1,12 +1,19 @@
 """costtune demo: the whole loop on the builtin suite with the default model."""
 
+import argparse
 import sys
 
 from costtune.demo import DEMO_PROGRAMS, DemoConfig, run_demo
 
 
 def register(sub):
-    p = sub.add_parser("demo", help="collect, search with the default cost model, print the table (builtin suite)")
+    p = sub.add_parser("demo", help="collect, search with the default cost model, print the table (builtin suite)",
+                       description=("The whole loop on the builtin suite: collect candidates, search with the default cost model\n"
+                                    "(proxy-guided TPE, a few measurements per program), print the table. Resumable."),
+                       epilog=("examples:\n"
+                               "  costtune demo\n"
+                               "  costtune demo --programs bitcount sha256 --budget 12 --out demo_out"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="demo_out", help="where records, studies and results go (resumable)")
     p.add_argument("--programs", nargs="+", default=list(DEMO_PROGRAMS), help="builtin programs to tune")
     p.add_argument("--samples", type=int, default=DemoConfig.samples, help="random pipelines collected per program")

@@ -1,11 +1,18 @@
 """costtune eval --model DIR (--data DIR | --db URL --benchmarks B...) [--json FILE]."""
 
+import argparse
 import json
 import sys
 
 
 def register(sub):
-    p = sub.add_parser("eval", help="ranking metrics of a model on held-out programs, beside baselines")
+    p = sub.add_parser("eval", help="ranking metrics of a model on held-out programs, beside baselines",
+                       description=("Rank the held-out programs' candidates with a model and report pairwise accuracy, Kendall tau\n"
+                                    "and top-k beside the static instruction count, an opcode GBM and random."),
+                       epilog=("examples:\n"
+                               "  costtune eval --model default --data runs/ds\n"
+                               "  costtune eval --model runs/model --db runs/cbench.db --benchmarks cbench/security-sha --json report.json"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="trained model directory")
     p.add_argument("--data", help="dataset directory: test split = held-out programs, train split fits the GBM")
     p.add_argument("--db", help="records database URL: evaluate on these measured candidates")

@@ -1,5 +1,6 @@
 """costtune measure BENCH --passes P --target T --metric insns|wall [--runner R]."""
 
+import argparse
 import json
 
 from costtune import toolchain
@@ -10,7 +11,15 @@ from costtune.measure import METRICS, RUNNER_NAMES, WallConfig, measure
 
 
 def register(sub):
-    p = sub.add_parser("measure", help="compile a benchmark and measure it (insns or wall time)")
+    p = sub.add_parser("measure", help="compile a benchmark and measure it (insns or wall time)",
+                       description=("Compile a benchmark and measure it: exact AArch64 instruction counts under qemu (insns),\n"
+                                    "adaptive wall time (wall) or cycles estimated by llvm-mca (cycles). The output is checked\n"
+                                    "against the O0 build's; the share of instructions outside the program's own functions is shown."),
+                       epilog=("examples:\n"
+                               "  costtune measure builtin/sha256 --passes O3\n"
+                               "  costtune measure builtin/sha256 --passes O2 --metric cycles --cpu cortex-a72\n"
+                               "  costtune measure path/to/myprog --passes O3 --json"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bench", metavar="BENCH", help="suite/name, e.g. builtin/checksum")
     p.add_argument("--passes", default="O3", help="O0..O3|Os|Oz, catalog names a,b,c, or a new-PM pipeline")
     p.add_argument("--target", default="aarch64", choices=sorted(toolchain.TARGETS))

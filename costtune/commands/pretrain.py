@@ -1,10 +1,16 @@
 """costtune pretrain --corpus FILE --tokenizer DIR --out DIR [--config YAML]."""
 
+import argparse
 import json
 
 
 def register(sub):
-    p = sub.add_parser("pretrain", help="pretrain a small Llama from scratch on an assembly corpus")
+    p = sub.add_parser("pretrain", help="pretrain a small Llama from scratch on an assembly corpus",
+                       description=("Pretrain a small Llama from scratch on an assembly corpus: the base of the default cost model\n"
+                                    "(settings: a PretrainConfig YAML such as tuner_configs/model_tiny.yaml)."),
+                       epilog=("example:\n"
+                               "  costtune pretrain --corpus runs/ds/all_assembly.txt --tokenizer runs/tok --out runs/llama"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", required=True, help="text corpus, e.g. DATASET/all_assembly.txt")
     p.add_argument("--tokenizer", required=True, help="tokenizer directory (costtune tokenizer train)")
     p.add_argument("--out", required=True, help="output model directory")

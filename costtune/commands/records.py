@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from costtune.records import FORMATS, export_records, import_records, stats
 
 
 def register(sub):
-    p = sub.add_parser("records", help="summarise, export or import a records database")
+    p = sub.add_parser("records", help="summarise, export or import a records database",
+                       description=("Summarise a records database per program, export it (research text files, JSON lines or a\n"
+                                    "corpus file) or import such files into a database."),
+                       epilog=("examples:\n"
+                               "  costtune records stats --db runs/builtin.db\n"
+                               "  costtune records export --db runs/builtin.db --format jsonl --out runs/builtin.jsonl\n"
+                               "  costtune records import --db runs/copy.db --format jsonl runs/builtin.jsonl"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     st = s.add_parser("stats", help="per program: counts by status, best value vs O3, failure rate")

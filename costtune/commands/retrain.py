@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 from costtune.measure.cycles import metric_name
 from costtune.search import retrain_model
 
 
 def register(sub):
-    p = sub.add_parser("retrain", help="retrain a cost model on the measured candidates of a records database")
+    p = sub.add_parser("retrain", help="retrain a cost model on the measured candidates of a records database",
+                       description=("Retrain a cost model (LoRA, from its own base, tokenizer and settings) on the measured pairs of\n"
+                                    "a records database, e.g. a search's records.db."),
+                       epilog=("example:\n"
+                               "  costtune retrain --db search_out/records.db --model runs/model --out runs/model2"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", required=True, help="records database: a path, sqlite:///PATH or postgresql://...")
     p.add_argument("--model", required=True, help="the model directory to start from (its base, tokenizer, settings)")
     p.add_argument("--out", required=True, help="where the retrained model and its data go (model in OUT/model)")

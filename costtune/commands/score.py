@@ -1,12 +1,18 @@
 """costtune score --server HOST:PORT BENCH --passes P...: rank candidates with a running server."""
 
+import argparse
 import json
 
 from costtune.serve import Client
 
 
 def register(sub):
-    p = sub.add_parser("score", help="ask a scoring server to rank pass pipelines of a benchmark")
+    p = sub.add_parser("score", help="ask a scoring server to rank pass pipelines of a benchmark",
+                       description=("Ask a running scoring server to rank pass pipelines of a benchmark (lower cost = predicted\n"
+                                    "faster)."),
+                       epilog=("example:\n"
+                               "  costtune score --server 127.0.0.1:50051 builtin/sha256 --passes O3 O2 Oz"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--server", required=True, help="HOST:PORT of `costtune serve`")
     p.add_argument("bench", metavar="BENCH")
     p.add_argument("--passes", nargs="+", required=True, help="one pipeline per candidate")

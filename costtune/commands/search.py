@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from costtune.search import NEIGHBOUR_MOVES, SAMPLERS, SPACES, WARM_MODES, SearchConfig, run_search
 
 
 def register(sub):
-    p = sub.add_parser("search", help="autotune pass pipelines: Optuna + cost-model screening + real measurements")
+    p = sub.add_parser("search", help="autotune pass pipelines: Optuna + cost-model screening + real measurements",
+                       description=("Autotune pass pipelines: one Optuna study per program; in each trial the cost model screens\n"
+                                    "k proposals and only the best is measured. A YAML config (--config) sets the strategy and\n"
+                                    "flags override it."),
+                       epilog=("examples:\n"
+                               "  costtune search --config search_quick --benchmarks sha256 --repeat 1\n"
+                               "  costtune search --suite builtin --benchmarks sha256 stencil --budget 100 --model runs/model\n"
+                               "  costtune search --config search_cbench --suite cbench --cbench-root ~/ck \\\n"
+                               "      --benchmarks security-sha --repeat 1"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="a SearchConfig YAML file, or a shipped one by name (search_quick, "
                                     "search_default, ...: tuner_configs/); flags override it")
     p.add_argument("--suite", help="builtin | cbench | csmith | DIR (default: builtin)")

@@ -1,12 +1,19 @@
 """costtune serve --model DIR --port N: the gRPC scoring server."""
 
+import argparse
 import sys
 
 from costtune.serve.server import ServerConfig, serve
 
 
 def register(sub):
-    p = sub.add_parser("serve", help="serve a cost model over gRPC (health, reflection, Stats)")
+    p = sub.add_parser("serve", help="serve a cost model over gRPC (health, reflection, Stats)",
+                       description=("Serve a cost model over gRPC (costtune.v1.CostModelService, health, reflection): load once,\n"
+                                    "score many, with batching, a content-hash cache and request limits."),
+                       epilog=("examples:\n"
+                               "  costtune serve --model default --port 50051\n"
+                               "  costtune serve --model runs/model --port 0 --suites builtin,cbench --allow-load"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default", help="model directory ('default' = the shipped model)")
     p.add_argument("--port", type=int, default=50051, help="0 = any free port (printed on start)")
     p.add_argument("--host", default="127.0.0.1")

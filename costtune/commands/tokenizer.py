@@ -1,5 +1,6 @@
 """costtune tokenizer vocab|train|merge|stats."""
 
+import argparse
 import json
 from pathlib import Path
 
@@ -8,7 +9,13 @@ from costtune.errors import TokenizerError
 
 
 def register(sub):
-    p = sub.add_parser("tokenizer", help="regex vocabulary, sentencepiece training, merge, token statistics")
+    p = sub.add_parser("tokenizer", help="regex vocabulary, sentencepiece training, merge, token statistics",
+                       description=("Tokenizers for assembly: the regex vocabulary's coverage of a corpus, a sentencepiece BPE\n"
+                                    "model trained on normalised listings, merged into a base tokenizer, and token counts."),
+                       epilog=("examples:\n"
+                               "  costtune tokenizer train --corpus runs/ds/all_assembly.txt --vocab-size 4000 --out runs/tok\n"
+                               "  costtune tokenizer stats --tokenizer runs/merged --data runs/ds/llm_training_record.json"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s = p.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
 
     v = s.add_parser("vocab", help="coverage of a corpus by its top-N regex tokens")

