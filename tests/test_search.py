@@ -848,7 +848,8 @@ def test_a_shipped_config_loads_by_its_name():
 
 def test_the_progress_plot_ends_at_the_budget(tmp_path):
     """Budget 8: the x axis runs 1..8 (it ran to 9), integer ticks only."""
-    from costtune.search.loop import ProgramResult, plot_progress, progress_figure
+    from costtune.search.plot import plot_progress, progress_figure
+    from costtune.search.results import ProgramResult
 
     history = [1.0, 0.96, 0.91, 0.91, 0.91, 0.91, 0.9, 0.9]
     p = ProgramResult("builtin/bitcount", "s", 100.0, 90.0, "p", 8, 10, history)
