@@ -215,6 +215,12 @@ def test_repr_ir(records_db, tmp_path):
     records = _read_json(tmp_path / ds.RECORD_FILES["train"])
     assert records and records[0]["instruction:"] == "compare the performance of the two llvm ir code"
     assert (tmp_path / ds.CORPUS_FILE).read_text() == "\n".join(r["text"] for r in ranking)
+    # the model reads the IR back as IR (each row says its repr); there is no asm in an IR dataset
+    cands = ds.load_ranking(tmp_path, "ir")
+    assert [(c.id, c.functions, c.text) for c in cands] == [(r["candidate"], r["functions"], r["text"])
+                                                            for r in ranking]
+    with pytest.raises(DatasetError, match="no asm text"):
+        ds.load_ranking(tmp_path, "asm")
 
 
 def test_split_with_few_programs(records_db, tmp_path):
