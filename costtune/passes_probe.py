@@ -44,6 +44,7 @@ from costtune.benchmarks import Benchmark, get_suite
 from costtune.errors import BenchmarkError
 from costtune.logging import get_logger
 from costtune.passes import (LEVELS, Catalog, PassInfo, catalog_path, render, write_catalog)
+from costtune.table import format_table
 from costtune.toolchain import Toolchain, find
 
 log = get_logger(__name__)
@@ -678,12 +679,8 @@ def format_validation(rep: ValidationReport) -> str:
              f"({100 * rep.pipeline_rate:.2f}%), {rep.ok_builds}/{rep.builds} builds, {rep.seconds:.0f}s",
              f"programs: {', '.join(rep.programs)}"]
     if rep.failures:
-        lines.append(f"{'status':<14} {'count':>5}")
-        for k, v in sorted(rep.by_status.items()):
-            lines.append(f"{k:<14} {v:>5}")
-        lines.append(f"{'culprit':<28} {'count':>5}")
-        for k, v in sorted(rep.by_culprit.items(), key=lambda kv: -kv[1]):
-            lines.append(f"{k:<28} {v:>5}")
+        lines.append(format_table(sorted(rep.by_status.items()), ("status", "count")))
+        lines.append(format_table(sorted(rep.by_culprit.items(), key=lambda kv: -kv[1]), ("culprit", "count")))
     return "\n".join(lines)
 
 
@@ -756,12 +753,11 @@ def format_o3(rows: list[O3Row]) -> str:
     def pct(a, b):
         return f"{100 * (a / b - 1):+.1f}%" if a and b else "-"
 
-    lines = [f"{'bench':<20} {'O3 insns':>14} {'flat':>8} {'flat+params':>12} {'static O3':>10} {'flat':>8} "
-             f"{'flat+params':>12}  status"]
-    for r in rows:
-        lines.append(f"{r.bench:<20} {r.o3_insns or 0:>14.0f} {pct(r.flat_insns, r.o3_insns):>8} "
-                     f"{pct(r.flat_params_insns, r.o3_insns):>12} {r.o3_static:>10} "
-                     f"{pct(r.flat_static, r.o3_static):>8} {pct(r.flat_params_static, r.o3_static):>12}  {r.status}")
+    lines = [format_table([(r.bench, f"{r.o3_insns or 0:.0f}", pct(r.flat_insns, r.o3_insns),
+                            pct(r.flat_params_insns, r.o3_insns), r.o3_static, pct(r.flat_static, r.o3_static),
+                            pct(r.flat_params_static, r.o3_static), r.status) for r in rows],
+                          ("bench", "O3 insns", "flat", "flat+params", "static O3", "flat", "flat+params", "status"),
+                          align="<>>>>>><")]
     import math
 
     def geo(key):

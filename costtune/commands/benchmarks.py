@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from costtune.benchmarks import get_suite
 from costtune.errors import CostTuneError
+from costtune.table import format_table
 
 
 def register(sub):
@@ -54,15 +55,17 @@ def run_list(args) -> int:
     suite = get_suite(args.suite, cbench_root=args.cbench_root, testsuite_root=args.testsuite_root)
     rows = suite.list()
     fp = _fingerprint() if args.suite == "testsuite" else None
-    width = max([len(b.id) for b in rows] + [10])
     checked = 0
+    table = []
     for b in rows:
         status = b.status if b.status == "ok" else f"{b.status}: {b.reason}"
         if b.status == "ok" and fp is not None:
             v = verdict_for(b, fp)
             checked += v is not None
             status = "ok (passes O0,O3)" if v is not None else "ok (not checked)"
-        print(f"{b.id:<{width}}  {len(b.sources):>3} src  repeat={b.repeat:<5} {status:<12} {b.description}")
+        table.append((b.id, len(b.sources), b.repeat, status, b.description))
+    if table:
+        print(format_table(table, ("program", "sources", "repeat", "status", "description")))
     ok = sum(b.status == "ok" for b in rows)
     print(f"{len(rows)} programs, {ok} ok" + (f" ({checked} checked)" if fp is not None else ""))
     return 0

@@ -10,6 +10,7 @@ import json
 
 from costtune.collect import REFERENCES, CollectConfig, collect
 from costtune.records import DEFAULT_CLAIM_TTL
+from costtune.table import format_table
 
 
 def register(sub):
@@ -79,11 +80,9 @@ def run(args) -> int:
         print(json.dumps(s.to_dict(), indent=2))
         return 1 if s.errors else 0
     statuses = sorted({k for per in s.per_benchmark.values() for k in per})
-    width = max([len(b) for b in s.per_benchmark] + [9])
     if s.per_benchmark:
-        print(f"{'benchmark':<{width}}  " + "  ".join(f"{k:>13}" for k in statuses))
-        for bench, per in sorted(s.per_benchmark.items()):
-            print(f"{bench:<{width}}  " + "  ".join(f"{per.get(k, 0):>13}" for k in statuses))
+        rows = [(bench, *(per.get(k, 0) for k in statuses)) for bench, per in sorted(s.per_benchmark.items())]
+        print(format_table(rows, ("benchmark", *statuses)))
     print(f"db {s.db}: {s.jobs} jobs planned, {s.already_done} already recorded, {s.measured} measured, "
           f"{s.reused} reused (identical binary), {s.done_elsewhere + s.held_elsewhere} taken by other "
           f"workers, {s.errors} measurement errors, {s.skipped} skipped (O0 reference fails), "

@@ -8,6 +8,7 @@ from costtune.dataset import (DEFAULT_SPLIT, REPRS, DatasetConfig, build_dataset
                               parse_split)
 from costtune.errors import DatasetError
 from costtune.measure.cycles import metric_name
+from costtune.table import format_table
 
 
 def _split(text: str):
@@ -70,20 +71,17 @@ def run(args) -> int:
         s = build_dataset_from_corpus(args.from_corpus, cfg, progress=sys.stderr.isatty())
     else:
         s = build_dataset(cfg, progress=sys.stderr.isatty())
-    width = max([len("program")] + [len(p.program) for p in s.programs])
-    print(f"{'program':<{width}} {'records':>7} {'unique':>6} {'sampled':>7} {'pairs':>7}  {'split':<10}  note")
+    rows = []
     for p in s.programs:
         notes = [p.skipped] if p.skipped else [f"dropped {v} {k}" for k, v in sorted(p.dropped.items())]
         if p.other_groups:
             notes.append(f"{p.other_groups} records of another repeat/runner/toolchain/source left out")
-        note = "; ".join(notes)
-        print(f"{p.program:<{width}} {p.records:>7} {p.unique:>6} {p.sampled:>7} {p.pairs:>7}  "
-              f"{p.split or '-':<10}  {note}")
+        rows.append((p.program, p.records, p.unique, p.sampled, p.pairs, p.split or "-", "; ".join(notes)))
+    print(format_table(rows, ("program", "records", "unique", "sampled", "pairs", "split", "note"), align="<>>>><<"))
     print()
-    print(f"{'split':<10} {'programs':>8} {'candidates':>10} {'pairs':>7} {'faster':>7} {'slower':>7}")
-    for name, c in s.split_counts.items():
-        print(f"{name:<10} {c['programs']:>8} {c['candidates']:>10} {c['pairs']:>7} {c['faster']:>7} "
-              f"{c['slower']:>7}")
+    print(format_table([(name, c["programs"], c["candidates"], c["pairs"], c["faster"], c["slower"])
+                        for name, c in s.split_counts.items()],
+                       ("split", "programs", "candidates", "pairs", "faster", "slower")))
     if args.from_corpus:
         checked = sum(p.sampled + sum(p.dropped.values()) for p in s.programs)
         bad = sum(p.dropped.get("hash_mismatch", 0) for p in s.programs)

@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from costtune.demo import DEMO_PROGRAMS, DemoConfig, run_demo
+from costtune.table import format_table
 
 
 def register(sub):
@@ -33,13 +34,14 @@ def run(args) -> int:
     print(f"collect: {c.written} records written, {c.already_done} already there, "
           f"{c.reused} reused by hash, statuses {dict(sorted(c.by_status.items()))}")
     s = res.search
-    print(f"{'program':<22} {'O3 insns':>14} {'best insns':>14} {'vs O3':>7} {'meas.':>6}  best pipeline")
+    rows = []
     for p in s.programs:
         sp = f"{p.speedup:.3f}x" if p.speedup else "-"
         o3 = f"{p.o3_value:,.0f}" if p.o3_value else "-"
         best = f"{p.best_value:,.0f}" if p.best_value else "-"
         pipe = p.best_pipeline if len(p.best_pipeline) < 70 else p.best_pipeline[:67] + "..."
-        print(f"{p.benchmark:<22} {o3:>14} {best:>14} {sp:>7} {p.measurements:>6}  {pipe}")
+        rows.append((p.benchmark, o3, best, sp, p.measurements, pipe))
+    print(format_table(rows, ("program", "O3 insns", "best insns", "vs O3", "meas.", "best pipeline"), align="<>>>><"))
     g = s.geomean_speedup
     print(f"geometric mean vs O3: {g:.3f}x" if g else "geometric mean vs O3: -")
     print(f"outputs: {s.out} (best pipelines, best-so-far plot), records: {s.db}, studies: {s.storage}")

@@ -8,6 +8,7 @@ from costtune.benchmarks import get_benchmark
 from costtune.compile import compile_benchmark
 from costtune.errors import CompileError
 from costtune.measure import METRICS, RUNNER_NAMES, WallConfig, measure
+from costtune.table import format_table
 
 
 def register(sub):
@@ -73,9 +74,8 @@ def run(args) -> int:
     else:
         value = "-" if m.value is None else (f"{m.value:.6f} s" if m.metric == "wall" else f"{m.value:.0f}")
         ci = "-" if not m.ci_halfwidth or not m.value else f"+-{m.ci_halfwidth / m.value * 100:.2f}%"
-        print(f"{'bench':<24} {'passes':<10} {'metric':<6} {'value':>16} {'status':<12} {'n':>3} {'ci95':>9}  runner")
-        print(f"{bench.id:<24} {args.passes[:10]:<10} {m.metric:<6} {value:>16} {m.status:<12} {m.n:>3} {ci:>9}  "
-              f"{m.runner}")
+        print(format_table([(bench.id, args.passes[:10], m.metric, value, m.status, m.n, ci, m.runner)],
+                           ("bench", "passes", "metric", "value", "status", "n", "ci95", "runner"), align="<<<><>><"))
         if m.detail:
             print(f"  {m.detail}")
         if outside is not None:

@@ -53,11 +53,11 @@ def run_list(args) -> int:
     from costtune.passes import load_catalog
 
     cat = load_catalog(_llvm(args))
+    from costtune.table import format_table
+
     rows = [r for r in cat.rows if (not args.level or r.level == args.level) and (r.safe or not args.safe)]
-    width = max([len(r.name) for r in rows] + [4])
-    print(f"{'name':<{width}}  {'level':<9}  safe  reason")
-    for r in rows:
-        print(f"{r.name:<{width}}  {r.level:<9}  {'yes' if r.safe else 'no':<4}  {r.reason}")
+    print(format_table([(r.name, r.level, "yes" if r.safe else "no", r.reason) for r in rows],
+                       ("name", "level", "safe", "reason")))
     print(f"# LLVM {cat.llvm}: {len(rows)} passes shown, {len(cat.safe_names())} of {len(cat)} safe ({cat.path})")
     return 0
 

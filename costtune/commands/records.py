@@ -6,6 +6,7 @@ import argparse
 import json
 
 from costtune.records import FORMATS, export_records, import_records, stats
+from costtune.table import format_table
 
 
 def register(sub):
@@ -64,18 +65,16 @@ def run_stats(args) -> int:
         print("no records")
         return 0
     statuses = [k for k in rows[0].by_status if any(r.by_status.get(k) for r in rows)] or ["ok"]
-    width = max(len(r.benchmark) for r in rows)
-    head = (f"{'benchmark':<{width}} {'metric':<6} {'total':>6} "
-            + " ".join(f"{k[:13]:>13}" for k in statuses)
-            + f" {'reused':>6} {'fail%':>6} {'O0':>12} {'O3':>12} {'outside%':>8} {'best':>12} {'best/O3':>8}  best label")
-    print(head)
+    table = []
     for r in rows:
         ratio = f"{r.best_vs_o3:.3f}" if r.best_vs_o3 is not None else "-"
         outside = f"{r.outside_o3 * 100:.1f}" if r.outside_o3 is not None else "-"
-        print(f"{r.benchmark:<{width}} {r.metric:<6} {r.total:>6} "
-              + " ".join(f"{r.by_status.get(k, 0):>13}" for k in statuses)
-              + f" {r.reused:>6} {r.failure_rate * 100:>5.1f}% {_fmt(r.o0):>12} {_fmt(r.o3):>12} {outside:>8} "
-              f"{_fmt(r.best):>12} {ratio:>8}  {r.best_label}")
+        table.append((r.benchmark, r.metric, r.total, *(r.by_status.get(k, 0) for k in statuses), r.reused,
+                      f"{r.failure_rate * 100:.1f}%", _fmt(r.o0), _fmt(r.o3), outside, _fmt(r.best), ratio,
+                      r.best_label))
+    print(format_table(table, ("benchmark", "metric", "total", *(k[:13] for k in statuses), "reused", "fail%", "O0",
+                               "O3", "outside%", "best", "best/O3", "best label"),
+                       align="<<>" + ">" * len(statuses) + ">>>>>>><"))
     if any(r.outside_o3 is not None for r in rows):
         print("outside%: share of O3's instructions outside the program's own functions (C library: printf, "
               "memcpy...); no pipeline changes it and the model never sees it - keep it small")

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from costtune.search import NEIGHBOUR_MOVES, SAMPLERS, SPACES, WARM_MODES, SearchConfig, run_search
+from costtune.table import format_table
 
 
 def register(sub):
@@ -87,15 +88,12 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(res.to_dict(), indent=2))
         return 0
-    width = max([len(p.benchmark) for p in res.programs] + [9])
     unit = config.metric.partition(":")[0]  # insns | cycles | wall
-    print(f"{'program':<{width}}  {'O3 ' + unit:>12}  {'best ' + unit:>12}  {'O3/best':>8}  {'meas':>5}  {'trials':>6}")
-    for p in res.programs:
-        sp = f"{p.speedup:.4f}" if p.speedup else "-"
-        print(f"{p.benchmark:<{width}}  {p.o3_value or 0:>12.0f}  {p.best_value or 0:>12.0f}  {sp:>8}  "
-              f"{p.measurements:>5}  {p.trials:>6}")
+    rows = [(p.benchmark, f"{p.o3_value or 0:.0f}", f"{p.best_value or 0:.0f}",
+             f"{p.speedup:.4f}" if p.speedup else "-", p.measurements, p.trials) for p in res.programs]
     g = res.geomean_speedup
-    print(f"{'geomean':<{width}}  {'':>12}  {'':>12}  {g:>8.4f}" if g else "geomean -")
+    rows.append(("geomean", "", "", f"{g:.4f}" if g else "-", "", ""))
+    print(format_table(rows, ("program", f"O3 {unit}", f"best {unit}", "O3/best", "meas", "trials"), align="<>>>>>"))
     print(f"sampler {res.sampler}, space {res.space}{', ' + res.model if res.model else ''}"
           f"{f', {res.retrains} retraining round(s)' if res.retrains else ''}; {res.seconds:.0f} s")
     print(f"best pipelines, summary.json and progress.png in {res.out}; study {res.storage}; records {res.db}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from costtune import tokenizer as tk
 from costtune.errors import TokenizerError
+from costtune.table import format_table
 
 
 def register(sub):
@@ -56,9 +57,8 @@ def run_vocab(args) -> int:
         return 0
     print(f"{args.corpus}: {rep.lines} lines, {rep.tokens} tokens, {rep.distinct} distinct")
     print(f"top {rep.top}: {100 * rep.token_share:.2f}% of tokens, {100 * rep.char_share:.2f}% of characters")
-    print(f"{'class':10} {'distinct':>8} {'tokens':>9} {'share':>7}")
-    for cls, d in rep.by_class.items():
-        print(f"{cls:10} {d['distinct']:>8} {d['tokens']:>9} {100 * d['share']:>6.2f}%")
+    rows = [(cls, d["distinct"], d["tokens"], f"{100 * d['share']:.2f}%") for cls, d in rep.by_class.items()]
+    print(format_table(rows, ("class", "distinct", "tokens", "share"), align="<>>>"))
     print("most common: " + " ".join(f"{t!r}:{n}" for t, n in rep.most_common))
     return 0
 

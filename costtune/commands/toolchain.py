@@ -2,6 +2,7 @@
 
 import argparse
 from costtune import toolchain
+from costtune.table import format_table
 
 
 def register(sub):
@@ -19,9 +20,9 @@ def register(sub):
 def run(args) -> int:
     tc = toolchain.find(args.llvm)
     print(f"LLVM {tc.llvm} (installed: {', '.join(map(str, toolchain.installed_versions()))})")
-    for name, path in tc.tools.items():
-        print(f"  {name:<14} {tc.versions[name]:<10} {path}")
+    print(format_table([(name, tc.versions[name], path) for name, path in tc.tools.items()],
+                       ("tool", "version", "path"), align="<<<"))
     print("targets:")
-    for name, status in tc.targets().items():
-        print(f"  {name:<8} {toolchain.TARGETS[name].triple:<20} {status}")
+    print(format_table([(name, toolchain.TARGETS[name].triple, status) for name, status in tc.targets().items()],
+                       ("target", "triple", "status"), align="<<<"))
     return 0

@@ -108,9 +108,11 @@ HEADINGS = {"pair_acc": "pair_acc", "kendall_tau": "kendall_tau", "top1": "top1_
 
 
 def format_table(rep: EvalReport) -> str:
-    lines = [f"{'scorer':<18}" + "".join(f"{h:>12}" for h in HEADINGS.values())]
-    for name, m in rep.overall.items():
-        lines.append(f"{name:<18}" + "".join(f"{m[c]:>12.3f}" if c != "pairs" else f"{m[c]:>12d}" for c in HEADINGS))
+    from costtune.table import format_table as table
+
+    lines = [table([(name, *(f"{m[c]:.3f}" if c != "pairs" else m[c] for c in HEADINGS))
+                    for name, m in rep.overall.items()], ("scorer", *HEADINGS.values()),
+                   align="<" + ">" * len(HEADINGS))]
     for name, why in rep.skipped.items():
         lines.append(f"{name:<18}  skipped: {why}")
     lines.append(f"pairs: candidates of one program whose relative gap (slow - fast) / slow > eps = {rep.eps}; "
@@ -118,8 +120,7 @@ def format_table(rep: EvalReport) -> str:
     lines.append("")
     lines.append(f"per program (pair_acc / top1_score), eps={rep.eps}:")
     names = list(rep.overall)
-    lines.append(f"{'program':<28}" + "".join(f"{n:>18}" for n in names))
-    for p in rep.programs:
-        cells = "".join(f"{rep.per_program[n][p]['pair_acc']:>10.3f} /{rep.per_program[n][p]['top1']:>6.3f}" for n in names)
-        lines.append(f"{p:<28}" + cells)
+    lines.append(table([(p, *(f"{rep.per_program[n][p]['pair_acc']:.3f} / {rep.per_program[n][p]['top1']:.3f}"
+                              for n in names)) for p in rep.programs], ("program", *names),
+                       align="<" + ">" * len(names)))
     return "\n".join(lines)

@@ -5,6 +5,8 @@ Lower is better for both the true costs (latencies) and the predicted scores.
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["pairwise_counts", "kendall_tau", "topk_score", "program_metrics"]
 
 
@@ -22,25 +24,18 @@ def pairwise_counts(true: list[float], pred: list[float], eps: float) -> tuple[i
 
 
 def kendall_tau(true: list[float], pred: list[float]) -> float:
-    """Kendall's tau-b (ties in either list handled); 0.0 when undefined."""
-    n = len(true)
-    conc = disc = tt = tp = 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            a = (true[i] > true[j]) - (true[i] < true[j])
-            b = (pred[i] > pred[j]) - (pred[i] < pred[j])
-            if a == 0 and b == 0:
-                continue
-            if a == 0:
-                tt += 1
-            elif b == 0:
-                tp += 1
-            elif a == b:
-                conc += 1
-            else:
-                disc += 1
-    denom = ((conc + disc + tt) * (conc + disc + tp)) ** 0.5
-    return (conc - disc) / denom if denom else 0.0
+    """Kendall's tau-b (ties in either list handled); 0.0 when undefined (fewer than two
+    candidates, or either list constant)."""
+    import warnings
+
+    from scipy.stats import kendalltau
+
+    if len(true) < 2:
+        return 0.0
+    with warnings.catch_warnings():  # a constant list is undefined: 0.0, not a warning
+        warnings.simplefilter("ignore")
+        tau = kendalltau(true, pred, variant="b").statistic
+    return float(tau) if math.isfinite(tau) else 0.0
 
 
 def topk_score(true: list[float], pred: list[float], k: int) -> float:

@@ -10,6 +10,7 @@ Status codes come back as costtune exceptions (see costtune/serve/errors.py).
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Iterable, Mapping, Sequence
 
@@ -20,16 +21,36 @@ from costtune.serve import costtune_pb2 as pb
 from costtune.serve import costtune_pb2_grpc as pb_grpc
 from costtune.serve.errors import ServerUnavailable, from_rpc_error
 
-RETRY_CODES = (grpc.StatusCode.UNAVAILABLE,)
+#: the status codes a call is retried on (the server was not reached, or is restarting)
+RETRY_CODES = ("UNAVAILABLE",)
+#: the scoring service's full name, as the retry policy names it
+SERVICE = pb.DESCRIPTOR.services_by_name["CostModelService"].full_name
+
+
+def service_config(retries: int, backoff: float) -> dict:
+    """gRPC's service config with a retry policy: up to ``retries`` retries of a call of the scoring
+    service that ends UNAVAILABLE, the first after up to ``backoff`` seconds, each next up to twice as
+    long (gRPC draws each wait at random below that bound, and caps a call at 5 attempts)."""
+    if retries < 1:
+        return {"methodConfig": [{"name": [{"service": SERVICE}]}]}
+    return {"methodConfig": [{"name": [{"service": SERVICE}], "retryPolicy": {
+        "maxAttempts": retries + 1, "initialBackoff": f"{max(backoff, 0.001):.3f}s",
+        "maxBackoff": f"{max(backoff, 0.001) * 2 ** retries:.3f}s", "backoffMultiplier": 2,
+        "retryableStatusCodes": list(RETRY_CODES)}}]}
 
 
 class Client:
+    """A channel to a scoring server; calls time out after ``timeout`` seconds (retries included) and
+    are retried by gRPC itself (:func:`service_config`)."""
+
     def __init__(self, address: str, timeout: float = 60.0, retries: int = 3, backoff: float = 0.5,
                  max_message_bytes: int = 64 << 20):
         self.address, self.timeout, self.retries, self.backoff = address, timeout, retries, backoff
         self.channel = grpc.insecure_channel(address, options=[
             ("grpc.max_send_message_length", max_message_bytes),
-            ("grpc.max_receive_message_length", max_message_bytes)])
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.enable_retries", 1),
+            ("grpc.service_config", json.dumps(service_config(retries, backoff)))])
         self.stub = pb_grpc.CostModelServiceStub(self.channel)
         self.health_stub = health_pb2_grpc.HealthStub(self.channel)
 
@@ -43,14 +64,10 @@ class Client:
         self.channel.close()
 
     def _call(self, method, request):
-        for attempt in range(self.retries + 1):
-            try:
-                return method(request, timeout=self.timeout)
-            except grpc.RpcError as e:
-                if e.code() in RETRY_CODES and attempt < self.retries:
-                    time.sleep(self.backoff * 2 ** attempt)
-                    continue
-                raise from_rpc_error(e, self.address) from None
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e, self.address) from None
 
     @staticmethod
     def request(*, texts: Sequence[str] = (), functions: Sequence[Mapping[str, str]] = (),

@@ -34,7 +34,7 @@ import re
 import signal
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Callable
@@ -281,22 +281,21 @@ class _Batcher:
 
 
 class _LRU:
+    """A thread-safe LRU of candidate costs (cachetools' LRUCache under a lock)."""
+
     def __init__(self, size: int):
-        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+        from cachetools import LRUCache
+
+        self.data, self.lock = LRUCache(maxsize=max(0, size)), threading.Lock()
 
     def get(self, key):
         with self.lock:
-            v = self.data.get(key)
-            if v is not None:
-                self.data.move_to_end(key)
-            return v
+            return self.data.get(key)
 
     def put(self, key, value) -> None:
         with self.lock:
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
+            if self.data.maxsize:  # a cache of size 0 keeps nothing
+                self.data[key] = value
 
     def __len__(self) -> int:
         return len(self.data)
