@@ -157,7 +157,7 @@ def test_misuse_raises(tmp_path, monkeypatch):
     bench = get_benchmark(PROGRAMS[0])
     art = _build(bench, "O2")
     with pytest.raises(MeasurementError):
-        measure(art, bench, "cycles")
+        measure(art, bench, "bogus-metric")
     with pytest.raises(MeasurementError):
         get_runner("rsh://x")
     with pytest.raises(MeasurementError, match="cannot measure 'insns'"):
