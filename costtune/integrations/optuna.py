@@ -55,49 +55,24 @@ places of the program are one proposal away from having both (the trial gets
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from typing import Callable, Sequence
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.samplers import BaseSampler, RandomSampler, TPESampler
+from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from costtune.integrations.optuna_compat import TPEDraws, TrialSnapshot, set_system_attr
 from costtune.logging import get_logger
-
-try:  # TPE's internals (Optuna 5), for drawing k proposals without refitting TPE k times
-    from optuna.samplers._tpe.sampler import _split_trials, default_gamma, default_gamma_multiobjective
-except ImportError:  # another Optuna: CostModelSampler calls sample_independent
-    _split_trials = None
 
 log = get_logger(__name__)
 
 __all__ = ["CostModelSampler"]
 
 Scorer = Callable[[Sequence[dict]], Sequence[float]]
-
-
-class _Snapshot:
-    """The study with its trials read once. TPE (whose ``constant_liar`` is on by default since
-    Optuna 5) reads every trial from the storage for each parameter it samples: k proposals of
-    P parameters made k x P reads a trial, 74% of a cBench search's time at 250 trials."""
-
-    def __init__(self, study: Study):
-        self._study = study
-        self._trials = study._get_trials(deepcopy=False)
-
-    def _get_trials(self, deepcopy: bool = True, states=None, use_cache: bool = False) -> list[FrozenTrial]:
-        trials = [t for t in self._trials if states is None or t.state in states]
-        return copy.deepcopy(trials) if deepcopy else trials
-
-    def get_trials(self, deepcopy: bool = True, states=None) -> list[FrozenTrial]:
-        return self._get_trials(deepcopy, states)
-
-    def __getattr__(self, name: str):
-        return getattr(self._study, name)
 
 
 class CostModelSampler(BaseSampler):
@@ -143,9 +118,10 @@ class CostModelSampler(BaseSampler):
         if not search_space:
             return {}
         proposals = []
-        snapshot, memo = _Snapshot(study), {}
+        snapshot = TrialSnapshot(study)  # TPE reads every trial for each value it draws
+        draws = TPEDraws(self.base, snapshot, trial) if self._fast and TPEDraws.available(self.base) else None
         for _ in range(self.k):
-            proposals.append({name: self._independent(snapshot, trial, name, dist, memo)
+            proposals.append({name: self._independent(snapshot, trial, name, dist, draws)
                               for name, dist in search_space.items()})
         drawn = len(proposals)
         names = sorted(search_space)
@@ -162,16 +138,15 @@ class CostModelSampler(BaseSampler):
         self.last_costs, self.last_proposals, self.last_fresh = costs, proposals, fresh
         finite = [i for i, c in enumerate(costs) if not math.isnan(c)]
         best = min(finite, key=lambda i: (costs[i], i)) if finite else 0
-        study._storage.set_trial_system_attr(trial._trial_id, "costtune:predicted",
-                                             costs[best] if math.isfinite(costs[best]) else None)
-        study._storage.set_trial_system_attr(trial._trial_id, "costtune:k", len(proposals))
+        set_system_attr(study, trial, "costtune:predicted", costs[best] if math.isfinite(costs[best]) else None)
+        set_system_attr(study, trial, "costtune:k", len(proposals))
         if best >= fresh:
             self.pool.remove(proposals[best])
-            study._storage.set_trial_system_attr(trial._trial_id, "costtune:from_pool", True)
+            set_system_attr(study, trial, "costtune:from_pool", True)
         elif best >= local:
-            study._storage.set_trial_system_attr(trial._trial_id, "costtune:crossover", True)
+            set_system_attr(study, trial, "costtune:crossover", True)
         elif best >= drawn:
-            study._storage.set_trial_system_attr(trial._trial_id, "costtune:neighbour", True)
+            set_system_attr(study, trial, "costtune:neighbour", True)
         self.last_pick = best
         return proposals[best]
 
@@ -180,7 +155,7 @@ class CostModelSampler(BaseSampler):
         if not (self.neighbours or self.crossovers) or len(study.directions) > 1:
             return []
         sign = 1 if study.direction == StudyDirection.MINIMIZE else -1
-        done = sorted((t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        done = sorted((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                        if t.value is not None and all(n in t.params for n in names)),
                       key=lambda t: (sign * t.value, t.number))
         out, seen = [], set()
@@ -223,41 +198,22 @@ class CostModelSampler(BaseSampler):
             out.append({n: (b if i <= x < j else a)[n] for x, n in enumerate(names)})
         return out
 
-    def _independent(self, study, trial: FrozenTrial, name: str, dist: BaseDistribution, memo: dict):
+    def _independent(self, study, trial: FrozenTrial, name: str, dist: BaseDistribution, draws: TPEDraws | None):
         """``base.sample_independent``; for TPE with its estimators built once per trial and parameter.
 
         TPE splits the trials and fits two Parzen estimators for every value it draws, the
-        same ones k times over here. This draws exactly what TPE draws (same random stream;
-        tested), without the repeats. Anything else, or a TPE whose internals differ from
-        Optuna 5's, goes through ``sample_independent``."""
-        tpe = self.base
-        if not self._fast or _split_trials is None or type(tpe) is not TPESampler:
-            return tpe.sample_independent(study, trial, name, dist)
+        same ones k times over here. :class:`~costtune.integrations.optuna_compat.TPEDraws`
+        draws exactly what TPE draws (same random stream; tested), without the repeats.
+        Anything else, or a TPE whose internals differ from those it was written for, goes
+        through ``sample_independent``."""
+        if draws is None or not self._fast:
+            return self.base.sample_independent(study, trial, name, dist)
         try:
-            if "finished" not in memo:  # once per trial, not once per drawn value
-                memo["finished"] = len(study._get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-            if memo["finished"] < tpe._n_startup_trials:
-                return tpe._random_sampler.sample_independent(study, trial, name, dist)
-            if name not in memo:
-                if "split" not in memo:
-                    states = (TrialState.COMPLETE, TrialState.PRUNED) + ((TrialState.RUNNING,) if tpe._constant_liar else ())
-                    trials = [t for t in study._get_trials(deepcopy=False, states=states)
-                              if not tpe._constant_liar or t.number != trial.number]
-                    if tpe._gamma is None:
-                        tpe._gamma = default_gamma if len(study.directions) <= 1 else default_gamma_multiobjective
-                    memo["split"] = _split_trials(study, trials, tpe._gamma(sum(t.state != TrialState.RUNNING
-                                                                                 for t in trials)))
-                below, above = memo["split"]
-                memo[name] = (tpe._build_parzen_estimator(study, {name: dist}, below, handle_below=True),
-                              tpe._build_parzen_estimator(study, {name: dist}, above, handle_below=False))
-            mpe_below, mpe_above = memo[name]
-            samples = mpe_below.sample(tpe._rng.rng, tpe._n_ei_candidates)
-            best = TPESampler._compare(samples, tpe._compute_acquisition_func(samples, mpe_below, mpe_above))
-            return dist.to_external_repr(best[name])
+            return draws.draw(name, dist)
         except (AttributeError, TypeError) as e:  # another Optuna: TPE's own way from now on
             self._fast = False
             log.debug("TPE fast path off: %s", e)
-            return tpe.sample_independent(study, trial, name, dist)
+            return self.base.sample_independent(study, trial, name, dist)
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution):

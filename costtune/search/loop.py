@@ -123,7 +123,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     # (another worker's, or its own resumed) from a seed of its own, so workers do not repeat each other
     seed = config.seed + index if created else config.seed + index + 1 + zlib.crc32(store.worker.encode()) % (1 << 20)
     sampler = study.sampler = make_sampler(config, space, seed, scorer_fn)
-    recover(study, storage)
+    recover(study)
     o3_params = space.o3_params()
     # the worker that created the study enqueues O3 (two workers starting at once both saw no O3 trial)
     if o3_params is not None and created:

@@ -50,6 +50,11 @@ def load_storage(url: str, heartbeat: int | None = None):
     if sa_url.get_backend_name() == "sqlite":
         Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
     url = sa_url.render_as_string(hide_password=False)
+    # Optuna's own options do what they can: engine_kwargs (connect timeouts), and the heartbeat
+    # with Optuna's retry of a dead worker's trials. None guards the schema's creation: RDBStorage
+    # creates the tables, then its version row and alembic stamp, unlocked, so two workers opening
+    # a new storage at once can collide (duplicate table, type or row; SQLite: "already exists").
+    # The loser opens the storage again: the schema exists by then.
     kw = {}
     if heartbeat:
         with warnings.catch_warnings():
@@ -67,8 +72,7 @@ def load_storage(url: str, heartbeat: int | None = None):
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kw)
         except (sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as e:
-            # two workers created the schema at once (duplicate table / type; SQLite says
-            # OperationalError "already exists"): it exists now, so try again
+            # the schema race above (an OperationalError is one only when it says so)
             if isinstance(e, sqlalchemy.exc.OperationalError) and "already exists" not in str(e):
                 err = e
             elif attempt == 2:
@@ -138,7 +142,7 @@ def make_sampler(config: SearchConfig, space, seed: int, scorer_fn=None):
                             functools.partial(space.local_move, kinds=config.neighbour_moves))
 
 
-def recover(study, storage) -> int:
+def recover(study) -> int:
     """Fail RUNNING trials whose worker on this host is gone; enqueue their params again."""
     from optuna.trial import TrialState
 
@@ -149,13 +153,14 @@ def recover(study, storage) -> int:
         if attrs.get("worker_host") != host or pid is None or pid == os.getpid() or pid_alive(int(pid)):
             continue
         try:
-            if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
-                study.enqueue_trial(t.params, user_attrs={k: v for k, v in t.user_attrs.items() if k == "preset"})
-                n += 1
-                log.info("trial %d of %s was left running by dead pid %s: failed and enqueued again",
-                         t.number, study.study_name, pid)
-        except Exception as e:  # noqa: BLE001 - another worker finished it first (UpdateFinishedTrialError)
+            study.tell(t.number, state=TrialState.FAIL)
+        except Exception as e:  # noqa: BLE001 - another worker finished it first (ValueError, UpdateFinishedTrialError)
             log.debug("could not fail trial %d: %s", t.number, e)
+            continue
+        study.enqueue_trial(t.params, user_attrs={k: v for k, v in t.user_attrs.items() if k == "preset"})
+        n += 1
+        log.info("trial %d of %s was left running by dead pid %s: failed and enqueued again",
+                 t.number, study.study_name, pid)
     return n
 
 
