@@ -16,7 +16,14 @@ def plot_progress(programs: list, path: Path, budget: int | None = None) -> Path
 
 def progress_figure(programs: list, budget: int | None = None):
     """Best-so-far / O3 against real measurements, the x axis from 1 to the budget (the
-    measurements the search may spend), never past it."""
+    measurements the search may spend), never past it.
+
+    Not ``optuna.visualization.matplotlib.plot_optimization_history``: that one plots a
+    study's every trial against its trial number ("Trial", from 0) on pyplot's global figure,
+    and a search's trials include binaries reused from earlier records and predictions told
+    to the sampler, which cost no measurement. Here the x axis counts real measurements only
+    (``ProgramResult.history``), so a search that spent its budget ends at the budget, and
+    several programs share one axis on a figure of its own."""
     from matplotlib.ticker import MaxNLocator
 
     from costtune.plots import _canvas
