@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from costtune.measure.cycles import metric_name
-from costtune.search import retrain_model
+from costtune.model.retrain import retrain_model
 
 
 def register(sub):
