@@ -21,10 +21,23 @@ def register(sub):
                                "  costtune benchmarks check --suite polybench --cbench-root ~/ck --jobs 2"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     s = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    ls = s.add_parser("list", help="list the programs of a suite")
+    ls = s.add_parser("list", help="list the programs of a suite",
+                      description=("List the programs of a suite with their sources, repeat knob, status and description;\n"
+                                   "an unsupported program shows its reason."),
+                      epilog=("examples:\n"
+                              "  costtune benchmarks list --suite builtin\n"
+                              "  costtune benchmarks list --suite testsuite --testsuite-root ~/llvm-test-suite"),
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     _suite_args(ls)
     ls.set_defaults(func=run_list)
-    ck = s.add_parser("check", help="build and run programs at O0 and O3 under qemu and store the verdicts")
+    ck = s.add_parser("check", help="build and run programs at O0 and O3 under qemu and store the verdicts",
+                      description=("Build programs at O0 and O3 (or --passes) for AArch64, run each once under qemu and check\n"
+                                   "its output; the verdicts are kept under the cache and taken again only when the program\n"
+                                   "or the toolchain changes (--refresh: check again)."),
+                      epilog=("examples:\n"
+                              "  costtune benchmarks check --suite testsuite --testsuite-root ~/llvm-test-suite --jobs 2\n"
+                              "  costtune benchmarks check --suite codelets --cbench-root ~/ck"),
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     _suite_args(ck)
     ck.add_argument("names", nargs="*", help="programs to check (default: every supported one)")
     ck.add_argument("--jobs", type=int, default=1, help="programs checked at once (default 1)")

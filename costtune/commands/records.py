@@ -20,7 +20,13 @@ def register(sub):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     s = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    st = s.add_parser("stats", help="per program: counts by status, best value vs O3, failure rate")
+    st = s.add_parser("stats", help="per program: counts by status, best value vs O3, failure rate",
+                      description=("Per program: records, failures, the O0 and O3 values, the share outside the program's own\n"
+                                   "functions, the best value, its ratio to O3 and its label."),
+                      epilog=("examples:\n"
+                              "  costtune records stats --db runs/builtin.db\n"
+                              "  costtune records stats --db runs/builtin.db --benchmark builtin/sha256 --json"),
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     st.add_argument("--db", required=True, help="a path, sqlite:///PATH or postgresql://USER@HOST/DB")
     st.add_argument("--metric", help="only this metric")
     st.add_argument("--benchmark", help="only this program (suite/name)")
@@ -28,9 +34,13 @@ def register(sub):
     st.set_defaults(func=run_stats)
 
     ex = s.add_parser("export", help="write records as research text files, JSON lines or a corpus file",
-                      description="corpus: this project's measurements only (no code), gzip JSON lines, "
-                                  "with families and the fixed split; e.g. costtune records export --db "
-                                  "runs/corpus.db --format corpus --out benchmarks/corpus/corpus.jsonl.gz")
+                      description=("Write records as research text files (one [pass_seq, value] line per candidate), JSON lines\n"
+                                   "(every column) or a corpus file (this project's measurements only, no code, gzip JSON\n"
+                                   "lines with families and the fixed split)."),
+                      epilog=("examples:\n"
+                              "  costtune records export --db runs/builtin.db --format research --out runs/research\n"
+                              "  costtune records export --db runs/corpus.db --format corpus --out benchmarks/corpus/corpus.jsonl.gz"),
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     ex.add_argument("--db", required=True)
     ex.add_argument("--format", required=True, choices=(*FORMATS, "corpus"))
     ex.add_argument("--out", required=True, help="a directory (research) or a file (jsonl, corpus)")
@@ -38,7 +48,13 @@ def register(sub):
     ex.add_argument("--benchmark", help="only this program (suite/name)")
     ex.set_defaults(func=run_export)
 
-    im = s.add_parser("import", help="read research text files or JSON lines into a database")
+    im = s.add_parser("import", help="read research text files or JSON lines into a database",
+                      description=("Read research text files, JSON lines or a corpus file into a records database (created if\n"
+                                   "missing); records already there (same job key) are skipped."),
+                      epilog=("examples:\n"
+                              "  costtune records import --db runs/copy.db --format jsonl runs/builtin.jsonl\n"
+                              "  costtune records import --db runs/old.db --format research --suite cbench --metric insns notes/"),
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     im.add_argument("path", help="a research .txt file or a directory of them, or a .jsonl file")
     im.add_argument("--db", required=True)
     im.add_argument("--format", required=True, choices=(*FORMATS, "corpus"))

@@ -19,26 +19,45 @@ def register(sub):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     s = p.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
 
-    v = s.add_parser("vocab", help="coverage of a corpus by its top-N regex tokens")
+    v = s.add_parser("vocab", help="coverage of a corpus by its top-N regex tokens",
+                     description="How much of a normalised corpus its top-N regex tokens cover.",
+                     epilog=("example:\n"
+                             "  costtune tokenizer vocab --corpus runs/ds/all_assembly.txt --top 1000"),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("--corpus", type=Path, required=True, help="normalised text, e.g. all_assembly.txt")
     v.add_argument("--top", type=int, default=1000, help="vocabulary size to measure coverage of")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=run_vocab)
 
-    t = s.add_parser("train", help="train a BPE sentencepiece model on normalised text")
+    t = s.add_parser("train", help="train a BPE sentencepiece model on normalised text",
+                     description="Train a BPE sentencepiece model on normalised assembly or IR.",
+                     epilog=("example:\n"
+                             "  costtune tokenizer train --corpus runs/ds/all_assembly.txt --vocab-size 4000 --out runs/tok"),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--corpus", type=Path, required=True)
     t.add_argument("--vocab-size", type=int, default=8000, help="soft limit (a small corpus gives fewer)")
     t.add_argument("--out", type=Path, required=True, help="writes OUT/spm.model and OUT/spm.vocab")
     t.set_defaults(func=run_train)
 
-    m = s.add_parser("merge", help="add a sentencepiece model's pieces to a base tokenizer")
+    m = s.add_parser("merge", help="add a sentencepiece model's pieces to a base tokenizer",
+                     description=("Add a sentencepiece model's pieces to a base Hugging Face tokenizer (the model's embeddings\n"
+                                  "are resized when it is trained with the merged tokenizer)."),
+                     epilog=("example:\n"
+                             "  costtune tokenizer merge --base BASE_TOKENIZER_DIR --add runs/tok/spm.model --out runs/merged"),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     m.add_argument("--base", type=Path, required=True,
                    help="dir with tokenizer.model (sentencepiece BPE), tokenizer.json or a .gguf file")
     m.add_argument("--add", type=Path, required=True, help="spm.model (or its directory) from 'train'")
     m.add_argument("--out", type=Path, required=True)
     m.set_defaults(func=run_merge)
 
-    st = s.add_parser("stats", help="tokens per record and per instruction under each tokenizer")
+    st = s.add_parser("stats", help="tokens per record and per instruction under each tokenizer",
+                      description=("Tokens per record and per instruction under each tokenizer (cl100k_base too, unless\n"
+                                   "--no-tiktoken)."),
+                      epilog=("example:\n"
+                              "  costtune tokenizer stats --tokenizer BASE_DIR --tokenizer runs/merged \\\n"
+                              "      --data runs/ds/llm_training_record.json"),
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     st.add_argument("--tokenizer", type=Path, action="append", default=[], help="repeatable")
     st.add_argument("--data", type=Path, action="append", required=True,
                     help="llm_training_record.json (repeatable: e.g. one asm, one IR)")
