@@ -22,13 +22,16 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from costtune import process
-from costtune.benchmarks import Benchmark
 from costtune.cache import cache_dir
 from costtune.errors import EnvironmentFailure
 from costtune.logging import get_logger
 from costtune.toolchain import Target, Toolchain, find, get_target
+
+if TYPE_CHECKING:  # compile takes a benchmark; the suites that make them come above it
+    from costtune.benchmarks._base import Benchmark
 
 log = get_logger(__name__)
 

@@ -21,7 +21,12 @@ from pathlib import Path
 
 from costtune.benchmarks._base import Benchmark
 from costtune.cache import cache_dir
+from costtune.compile import compile_benchmark
 from costtune.logging import get_logger
+from costtune.measure import measure
+from costtune.measure.local import QemuRunner
+from costtune.measure.reference import expected_reference
+from costtune.toolchain import find
 
 log = get_logger(__name__)
 
@@ -78,12 +83,6 @@ def verdict_for(bench: Benchmark, fingerprint: str) -> dict | None:
 def check_benchmark(bench: Benchmark, passes=DEFAULT_PASSES, toolchain=None, max_insns: float = MAX_INSNS,
                     max_seconds: float = MAX_SECONDS) -> dict:
     """Build and run ``bench`` at each pass; the verdict as a dict (``status`` ok | fail, ``reason``)."""
-    from costtune.compile import compile_benchmark
-    from costtune.measure import measure
-    from costtune.measure.local import QemuRunner
-    from costtune.measure.reference import expected_reference
-    from costtune.toolchain import find
-
     tc = toolchain or find()
     ref = expected_reference(bench) if bench.expected_output is not None else None
     verdict: dict = {"bench": bench.id, "status": "ok", "reason": "", "passes": {}}

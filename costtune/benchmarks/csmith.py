@@ -32,8 +32,12 @@ from pathlib import Path
 from costtune import process
 from costtune.benchmarks._base import Benchmark, Suite
 from costtune.cache import cache_dir
+from costtune.compile import compile_benchmark
 from costtune.errors import BenchmarkError, ToolchainNotFound, UnknownBenchmark
 from costtune.logging import get_logger
+from costtune.measure.reference import job_for
+from costtune.measure.registry import get_runner
+from costtune.toolchain import find
 
 log = get_logger(__name__)
 
@@ -110,11 +114,6 @@ def check_program(bench: Benchmark, target: str = "aarch64", toolchain=None) -> 
     The verdict is stored in the program's ``check.json`` (keyed by the source
     hash, target and toolchain) and reused.
     """
-    from costtune.compile import compile_benchmark
-    from costtune.measure.reference import job_for
-    from costtune.measure.registry import get_runner
-    from costtune.toolchain import find
-
     tc = toolchain or find()
     key = hashlib.sha256(f"{bench.source_hash()}|{target}|{tc.fingerprint}".encode()).hexdigest()[:16]
     verdict_path = bench.root / CHECK_FILE

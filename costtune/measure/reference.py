@@ -16,14 +16,20 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from costtune.benchmarks import Benchmark
 from costtune.cache import cache_dir
+from costtune.compile import compile_benchmark
 from costtune.errors import BenchmarkError
 from costtune.logging import get_logger
 from costtune.measure._base import RunJob, RunResult, sha256
 from costtune.measure.expected import check_expected
+from costtune.measure.registry import get_runner
 from costtune.process import MINIMAL_ENV
+from costtune.toolchain import find
+
+if TYPE_CHECKING:  # a type only: measure takes benchmarks, it does not list suites
+    from costtune.benchmarks._base import Benchmark
 
 log = get_logger(__name__)
 
@@ -152,8 +158,6 @@ def reference_output(bench: Benchmark, target: str = "aarch64", repeat: int | No
     That verdict is cached too (``<key>.failed``), so a program whose O0 build
     hangs costs its timeout once; ``refresh=True`` tries again.
     """
-    from costtune.toolchain import find
-
     tc = toolchain or find()
     r = bench.repeat if repeat is None else repeat
     key = reference_key(bench, target, r, tc.fingerprint)
@@ -199,9 +203,6 @@ def _warn_uncompared_stderr(bench: Benchmark, ref: Reference) -> None:
 
 
 def _build_reference(bench: Benchmark, target: str, r: int, tc, key: str):
-    from costtune.compile import compile_benchmark
-    from costtune.measure.registry import get_runner
-
     res = compile_benchmark(bench, "O0", target, tc)
     if not res.ok:
         raise BenchmarkError(f"{bench.id}: the O0 reference build fails: {res.describe()}")
