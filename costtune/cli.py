@@ -14,7 +14,7 @@ import importlib
 import sys
 
 from costtune import __version__
-from costtune.errors import CostTuneError, MissingExtra, EnvironmentFailure
+from costtune.errors import CostTuneError, EnvironmentFailure, MissingExtra
 from costtune.logging import configure
 
 #: subcommand modules in help order

@@ -857,21 +857,3 @@ def test_the_progress_plot_ends_at_the_budget(tmp_path):
     assert ax.get_xlim() == (1.0, 8.0)
     assert all(float(t).is_integer() and 1 <= t <= 8 for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= 8)
     assert plot_progress([p], tmp_path / "progress.png", 8).stat().st_size > 1000
-
-
-def test_a_pass_catalog_that_does_not_load_leaves_no_out_behind(tmp_path, monkeypatch, capsys):
-    """The catalog is loaded before OUT, search.db and records.db are made (a failure left them behind)."""
-    monkeypatch.setenv("COSTTUNE_PASSES_DIR", str(tmp_path / "no-catalogs"))
-    out = tmp_path / "never"
-    rc, err = _run_cli(capsys, "search", "--benchmarks", PROGRAM, "--budget", "2", "--sampler", "tpe",
-                       "--no-progress", "--out", str(out))
-    assert rc != 0 and err.startswith("costtune: error: no pass catalog for LLVM") and len(err.splitlines()) == 1, err
-    assert not out.exists()
-
-
-def test_a_shipped_config_loads_by_its_name():
-    root = Path(__file__).resolve().parent.parent / "tuner_configs"
-    assert SearchConfig.load("search_quick") == SearchConfig.load(root / "search_quick.yaml")
-    assert SearchConfig.load("search_quick.yaml") == SearchConfig.load(root / "search_quick.yaml")
-    with pytest.raises(ConfigError, match="no config file search_nothing and no shipped config of that name"):
-        SearchConfig.load("search_nothing")
