@@ -46,6 +46,15 @@ from costtune.model.residual import ResidualModel  # noqa: E402
 GAPS = (0.01, 0.002)
 
 
+def load_all(dirs: list[Path]) -> dict[str, list[Candidate]]:
+    """:func:`load` of several datasets (built from parts of one corpus), merged by program."""
+    out: dict[str, list[Candidate]] = {}
+    for d in dirs:
+        for p, cs in load(d).items():
+            out.setdefault(p, cs)
+    return out
+
+
 def load(ds: Path) -> dict[str, list[Candidate]]:
     """Candidates by program from a dataset built from a corpus, with their records' details."""
     from costtune.records import RecordStore
@@ -129,7 +138,8 @@ def pooled(per: dict[str, dict]) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True, type=Path, help="a dataset directory built with --from-corpus")
+    ap.add_argument("--data", required=True, type=Path, nargs="+",
+                    help="dataset directories built with --from-corpus (several: parts of one corpus, merged)")
     ap.add_argument("--split", default="validation", choices=["train", "validation", "test"],
                     help="programs to rank (default validation: test is for the final report)")
     ap.add_argument("--settings", default="cold,warm", help="cold, warm or both (default cold,warm)")
@@ -154,7 +164,7 @@ def main() -> int:
             benches[p] = get_benchmark(p, cbench_root=args.cbench_root, testsuite_root=args.testsuite_root)
         return benches[p]
 
-    data = load(args.data)
+    data = load_all(args.data)
     programs = sorted(p for p, cs in data.items() if cs[0].split == args.split)
     train = [c for p, cs in data.items() if cs[0].split == "train" for c in cs]
     models = {}
@@ -164,7 +174,7 @@ def main() -> int:
 
         models[f"model:{m}"] = CostModel.from_pretrained(resolve_model_dir(m))
     seeds = [int(s) for s in args.seeds.split(",")]
-    results = {"data": str(args.data), "split": args.split, "programs": programs, "warm": args.warm,
+    results = {"data": [str(d) for d in args.data], "split": args.split, "programs": programs, "warm": args.warm,
                "settings": {}}
     for setting in args.settings.split(","):
         per: dict[str, dict[str, dict]] = defaultdict(dict)

@@ -79,7 +79,7 @@ class Benchmark:
             for hdr in sorted(d.glob("*.h")):
                 h.update(hdr.name.encode())
                 h.update(hdr.read_bytes())
-        h.update("\0".join(self.cflags).encode())
+        h.update("\0".join(_location_free(self.cflags)).encode())
         return h.hexdigest()
 
 
@@ -102,3 +102,18 @@ class Suite(abc.ABC):
         close = difflib.get_close_matches(name, names, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise UnknownBenchmark(f"unknown benchmark '{self.name}/{name}'{hint}")
+
+
+def _location_free(cflags) -> list[str]:
+    """``cflags`` with each ``-I DIR`` written as a hash of the headers in DIR, so that where a
+    checkout or costtune itself is installed does not change :meth:`Benchmark.source_hash`."""
+    out = []
+    for f in cflags:
+        if f.startswith("-I") and len(f) > 2 and Path(f[2:]).is_absolute():
+            h = hashlib.sha256()
+            d = Path(f[2:])
+            for hdr in sorted(d.glob("*.h")) if d.is_dir() else ():
+                h.update(hdr.name.encode() + b"\0" + hdr.read_bytes())
+            f = f"-I<{h.hexdigest()[:16]}>"
+        out.append(f)
+    return out
