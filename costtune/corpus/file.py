@@ -126,7 +126,7 @@ def export_corpus(db: str | RecordStore, out: str | os.PathLike, *, metric: str 
                 c["blocks"] = d["blocks"]
             if "step" in d:
                 c["step"] = d["step"]
-            spent = (d.get("compile_seconds") or 0) + (d.get("measure_seconds") or 0)
+            spent = d.get("seconds") or (d.get("compile_seconds") or 0) + (d.get("measure_seconds") or 0)
             if spent:
                 c["seconds"] = round(spent, 3)  # worker time: compile (+ measure unless reused)
             lines.append(c)
@@ -190,6 +190,8 @@ def corpus_records(header: dict, programs) -> list[Record]:
                 detail["blocks"] = c["blocks"]
             if "step" in c:
                 detail["step"] = c["step"]
+            if "seconds" in c:
+                detail["seconds"] = c["seconds"]
             detail.update(corpus=True, family=prog.get("family"), split=prog.get("split"))
             value = c.get("value")
             out.append(Record(
