@@ -221,3 +221,16 @@ def test_measure_shows_the_share_of_instructions_outside_the_program_s_own_funct
     text = capsys.readouterr().out
     assert f"{out['outside_share'] * 100:.1f}% of the instructions run outside the program's own functions" in text
     assert "strcmp" in text and "keep this share small" in text
+
+
+def test_a_run_killed_by_sigkill_is_not_the_candidate_s_result():
+    """SIGKILL comes from the OOM killer or an operator, never from the program: a measurement
+    error (nothing recorded), while a segfault stays the candidate's crash."""
+    import signal as _signal
+
+    from costtune.measure._base import RunResult
+    from costtune.measure.core import _judge
+
+    assert _judge(RunResult(-_signal.SIGKILL, False, 1.0), None)[0] == "error"
+    assert _judge(RunResult(-_signal.SIGSEGV, False, 1.0), None)[0] == "crash"
+    assert _judge(RunResult(None, True, 1.0), None)[0] == "timeout"

@@ -25,6 +25,7 @@ broken runner (qemu/cc missing, ssh host unreachable) raise
 
 from __future__ import annotations
 
+import signal
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -105,6 +106,8 @@ class Measurement:
 def _judge(r: RunResult, ref: Reference | None) -> tuple[str, str]:
     if r.timed_out:
         return "timeout", r.describe()
+    if r.signal == signal.SIGKILL:  # the OOM killer or an operator, not the candidate: not a result
+        return "error", f"{r.describe()} from outside the program (out of memory?): not the candidate's result"
     if r.returncode != 0 and not (ref is not None and ref.accepts_exit(r)):
         tail = r.stderr_tail.strip().splitlines()[-1:] or [""]
         return "crash", f"{r.describe()} {tail[0][:200]}".rstrip()
