@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from costtune.model.baselines import OpcodeGBM, RandomScorer, StaticCount  # noqa: E402
 from costtune.dataset import Candidate  # noqa: E402
-from costtune.model.metrics import kendall_tau, topk_score  # noqa: E402
+from costtune.model.metrics import kendall_tau, pairwise_counts, topk_score  # noqa: E402
 from costtune.model.residual import ResidualModel  # noqa: E402
 
 GAPS = (0.01, 0.002)
@@ -113,12 +113,7 @@ def metrics(true: list[float], pred: list[float]) -> dict:
     out = {"n": len(true), "kendall_tau": kendall_tau(true, pred), "top1": topk_score(true, pred, 1),
            "top5": topk_score(true, pred, 5)}
     for g in GAPS:
-        correct = total = 0.0
-        for i in range(len(true)):
-            for j in range(len(true)):
-                if true[i] > true[j] and (true[i] - true[j]) / true[i] > g:
-                    total += 1
-                    correct += 1 if pred[i] > pred[j] else 0.5 if pred[i] == pred[j] else 0
+        correct, total = pairwise_counts(true, pred, g)
         out[f"pairs_{g}"], out[f"correct_{g}"] = total, correct
     return out
 

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from costtune.corpus import read_corpus  # noqa: E402
-from costtune.dataset import relative_gap  # noqa: E402
+from costtune.dataset import gap_pairs  # noqa: E402
 
 
 def program_figures(prog: dict, cands: list[dict]) -> dict:
@@ -34,12 +34,7 @@ def program_figures(prog: dict, cands: list[dict]) -> dict:
     for c in ok:
         by_binary.setdefault(c["binary_hash"], c["value"])
     values = sorted(by_binary.values())
-    pairs1 = pairs02 = 0
-    for i, a in enumerate(values):
-        for b in values[i + 1:]:
-            g = relative_gap(a, b)
-            pairs1 += g > 0.01
-            pairs02 += g > 0.002
+    pairs1, pairs02 = len(gap_pairs(values, 0.01)), len(gap_pairs(values, 0.002))
     variants = set()
     for c in ok:
         for fn, h in zip(prog.get("own_functions") or [], c.get("variants") or []):

@@ -345,6 +345,21 @@ def test_search_with_the_proxy_writes_outputs_and_starts_from_o3(tmp_path, tiny_
     assert all(r.value and r.label.startswith("search:") for r in rows)
 
 
+def _two_workers(tmp_path, storage, db, budget, seeds, **kw):
+    """Two search processes on one study; each must finish cleanly. Returns the last config."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    for i, seed in enumerate(seeds):
+        cfg = _config(tmp_path / f"w{i}", sampler="tpe", budget=budget, storage=storage, db=db, seed=seed, **kw)
+        procs.append(ctx.Process(target=_worker, args=(cfg.__dict__.copy(),)))
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(600)
+        assert p.exitcode == 0
+    return cfg
+
+
 def _worker(cfg_dict: dict) -> None:
     run_search(SearchConfig(**cfg_dict))
 
@@ -428,16 +443,7 @@ def test_two_workers_share_one_study_on_postgresql(tmp_path, postgres_url):
     from optuna.trial import TrialState
 
     storage, db = create_database(postgres_url), create_database(postgres_url)
-    ctx = multiprocessing.get_context("spawn")
-    procs = []
-    for i in range(2):
-        cfg = _config(tmp_path / f"w{i}", sampler="tpe", budget=6, storage=storage, db=db, seed=i)
-        procs.append(ctx.Process(target=_worker, args=(cfg.__dict__.copy(),)))
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(600)
-        assert p.exitcode == 0
+    cfg = _two_workers(tmp_path, storage, db, budget=6, seeds=(0, 1))
     rows = _measured(db)
     hashes = [r.binary_hash for r in rows]
     assert len(set(hashes)) == len(hashes), "a binary was measured twice"
@@ -454,17 +460,8 @@ def test_two_workers_with_one_seed_keep_the_budget_exactly_and_do_not_repeat_dra
     from optuna.trial import TrialState
 
     storage, db = create_database(postgres_url), create_database(postgres_url)
-    ctx = multiprocessing.get_context("spawn")
-    procs = []
-    for i in range(2):  # the same seed: before, both drew the same parameters and overshot the budget
-        cfg = _config(tmp_path / f"w{i}", sampler="tpe", budget=8, storage=storage, db=db, seed=0,
-                      startup_trials=20)
-        procs.append(ctx.Process(target=_worker, args=(cfg.__dict__.copy(),)))
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(600)
-        assert p.exitcode == 0
+    # the same seed: before, both drew the same parameters and overshot the budget
+    cfg = _two_workers(tmp_path, storage, db, budget=8, seeds=(0, 0), startup_trials=20)
     assert len(_measured(db)) == 8
     study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=storage)
     drawn = [tuple(sorted(t.params.items())) for t in study.trials
