@@ -406,11 +406,12 @@ def test_a_deeply_nested_compare_prompt_is_invalid_argument(sft_server):
 def test_work_of_a_client_that_has_gone_is_dropped_and_others_keep_their_latency(models):
     import threading
 
-    running = _serve(models["rank"], cache=False, max_batch=8)
+    running = _serve(models["rank"], cache=False, max_batch=8, max_candidates=20_000)
     ch, stub = _stub(running)
     try:
-        # 1000 distinct listings: many model calls; the client gives up after 1 s
-        big = _req([f"f{i}:\n add x0, x0, #{i}\n ret\n" for i in range(1000)])
+        # 20,000 distinct listings: thousands of model calls, far more than 1 s even on a fast
+        # quiet machine; the client gives up after 1 s
+        big = _req([f"f{i}:\n add x0, x0, #{i}\n ret\n" for i in range(20_000)])
         small = _req([models["rows"][0]["functions"]])
         stub.Score(small)  # warm
         idle = []
