@@ -42,3 +42,15 @@ def tuner_config(name: str) -> Path:
         shipped = ", ".join(sorted(f.stem for f in d.glob("*.yaml")))
         raise ConfigError(f"no config file {name} and no shipped config of that name (shipped: {shipped})")
     return p
+
+
+def shipped_strategies() -> dict[str, str]:
+    """The shipped search strategies: ``tuner_configs/*.yaml`` but the ``model_*`` training configs,
+    name -> what its header's first line says after ``# NAME:``."""
+    out = {}
+    for path in sorted(data_path("tuner_configs").glob("*.yaml")):
+        if path.stem.startswith("model_"):
+            continue
+        first = path.read_text().split("\n", 1)[0]
+        out[path.stem] = first.removeprefix(f"# {path.stem}:").strip()
+    return out

@@ -44,7 +44,7 @@ def test_walkthrough_from_bench_yaml_to_search_from_any_directory(tmp_path, monk
     assert "skipped: no training programs" in out and "top1_score" in out
 
     search = runs / "mine_search"
-    assert cli_main(["search", "--config", "search_quick", "--suite", str(mine), "--benchmarks", "heat2d",
+    assert cli_main(["search", "--strategy", "search_quick", "--suite", str(mine), "--benchmarks", "heat2d",
                      "sortcheck", "--budget", "3", "--no-progress", "--out", str(search)]) == 0
     with RecordStore(search / "records.db") as store:
         assert {r.detail.get("program_dir") for r in store.records()} == {str(mine / "heat2d"), str(mine / "sortcheck")}

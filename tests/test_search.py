@@ -486,8 +486,8 @@ def test_bad_inputs_fail_with_one_line_and_leave_study_and_records_intact(tmp_pa
     (tmp_path / "broken.yaml").write_text("budget: [4\n  k: 3\n")
     (tmp_path / "typed.yaml").write_text('budget: "lots"\n')
     cases = [
-        (["--benchmarks", PROGRAM, "--config", str(tmp_path / "broken.yaml")], 2),
-        (["--benchmarks", PROGRAM, "--config", str(tmp_path / "typed.yaml")], 2),
+        (["--benchmarks", PROGRAM, "--strategy", str(tmp_path / "broken.yaml")], 2),
+        (["--benchmarks", PROGRAM, "--strategy", str(tmp_path / "typed.yaml")], 2),
         (["--benchmarks", "no-such-program", "--budget", "2", "--sampler", "tpe"], 2),
         (["--benchmarks", PROGRAM, "--budget", "0"], 2),
         (["--benchmarks", PROGRAM, "--budget", "3", "--server", "127.0.0.1:1"], None),
@@ -507,9 +507,9 @@ def test_bad_inputs_fail_with_one_line_and_leave_study_and_records_intact(tmp_pa
                        "--model", str(tmp_path), "--out", str(tmp_path / "never"))
     assert rc != 0 and "model" in err and not (tmp_path / "never").exists(), err
     # a config's error names the file, line and column, or the field and the type it needs
-    assert "broken.yaml:2:" in _run_cli(capsys, *common, "--benchmarks", PROGRAM, "--config",
+    assert "broken.yaml:2:" in _run_cli(capsys, *common, "--benchmarks", PROGRAM, "--strategy",
                                         str(tmp_path / "broken.yaml"))[1]
-    assert "budget must be an integer" in _run_cli(capsys, *common, "--benchmarks", PROGRAM, "--config",
+    assert "budget must be an integer" in _run_cli(capsys, *common, "--benchmarks", PROGRAM, "--strategy",
                                                    str(tmp_path / "typed.yaml"))[1]
     study = optuna.load_study(study_name=study_name(cfg, f"builtin/{PROGRAM}"), storage=cfg.storage_url)
     assert all(t.state.is_finished() for t in study.trials)
@@ -807,22 +807,44 @@ def test_no_gain_prediction_spares_a_measurement_only_when_it_cannot_win(tmp_pat
 
 def test_every_shipped_tuner_config_loads_and_validates():
     from costtune.model import PretrainConfig, TrainConfig
+    from costtune.resources import shipped_strategies
     import yaml
 
     root = Path(__file__).resolve().parent.parent / "tuner_configs"
-    kinds = {"search_": SearchConfig, "model_tiny": PretrainConfig, "model_": TrainConfig}
+    kinds = {"model_tiny": PretrainConfig, "model_": TrainConfig, "": SearchConfig}  # every other file: a strategy
     loaded = []
     for path in sorted(root.glob("*.yaml")):
         cls = next(c for prefix, c in kinds.items() if path.name.startswith(prefix))
         loaded.append(cls.load(path))  # unknown fields, wrong types and failed checks raise ConfigError
-    assert len(loaded) == len(list(root.glob("*.yaml"))) >= 7
-    cb = SearchConfig.load(root / "search_cbench.yaml")
-    assert (cb.model, cb.neighbours, cb.crossovers, cb.warm_start_mode, cb.k) == ("profile", 4, 4, "screen", 8)
+    assert len(loaded) == len(list(root.glob("*.yaml"))) >= 11
+    strategies = shipped_strategies()
+    assert {"tpe", "random", "screen_profile", "screen_model", "screen_model_retrain"} <= set(strategies)
+    sp = SearchConfig.load("screen_profile")
+    assert (sp.model, sp.variants, sp.neighbours, sp.crossovers, sp.warm_start_mode, sp.k) == ("profile", True, 4, 4,
+                                                                                                "screen", 8)
+    # screen_model is screen_profile with a learned model in the screen; _retrain retrains it as it goes
+    sm, smr = SearchConfig.load("screen_model"), SearchConfig.load("screen_model_retrain")
+    assert sm.model not in ("profile", "static", "") and sm.retrain_every == 0 and smr.retrain_every > 0
+    assert SearchConfig.load("tpe").sampler == "tpe" and SearchConfig.load("random").sampler == "random"
+    for name in strategies:  # the header's first line names the strategy and says what it is
+        text = (root / f"{name}.yaml").read_text()
+        assert text.startswith(f"# {name}: ") and len(strategies[name]) > 20, name
     # a strategy file says how to search: the suite, the programs and their repeat come from the command
     # line (a repeat in the file was silently applied to a user's program); the program's own is the default
-    for path in sorted(root.glob("search_*.yaml")):
-        assert not {"suite", "benchmarks", "repeat"} & set(yaml.safe_load(path.read_text())), path.name
-    assert cb.repeat is None and cb.suite == SearchConfig().suite
+    for name in strategies:
+        assert not {"suite", "benchmarks", "repeat"} & set(yaml.safe_load((root / f"{name}.yaml").read_text())), name
+    assert sp.repeat is None and sp.suite == SearchConfig().suite
+
+
+def test_the_search_help_lists_every_shipped_strategy(capsys):
+    from costtune.resources import shipped_strategies
+
+    with pytest.raises(SystemExit):
+        cli_main(["search", "--help"])
+    text = capsys.readouterr().out
+    for name, what in shipped_strategies().items():
+        assert any(line.split()[:1] == [name] and what[:30] in line for line in text.splitlines()), name
+    assert "--strategy NAME|FILE" in text and "--config" not in text
 
 
 def test_a_pass_catalog_that_does_not_load_leaves_no_out_behind(tmp_path, monkeypatch, capsys):

@@ -105,7 +105,7 @@ def test_the_core_wheel_compiles_measures_and_searches_outside_the_repository(in
     row = next(line.split() for line in measured.splitlines() if line.startswith(PROGRAM))
     assert row[1:3] == ["O3", "insns"] and int(row[3]) > 1_000_000 and row[4] == "ok", measured
     # a shipped config by its name, two measurements (O3 and one screened candidate)
-    res = json.loads(run("search", "--config", "search_quick", "--suite", "builtin", "--benchmarks",
+    res = json.loads(run("search", "--strategy", "search_quick", "--suite", "builtin", "--benchmarks",
                          PROGRAM.split("/")[1], "--budget", "2", "--repeat", "1", "--model", "static", "--k", "2",
                          "--no-progress", "--json", "--out", empty / "search").stdout)
     prog, = res["programs"]

@@ -5,23 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 
+from costtune.resources import shipped_strategies
 from costtune.search import NEIGHBOUR_MOVES, SAMPLERS, SPACES, WARM_MODES, SearchConfig, run_search
 from costtune.table import format_table
 
 
 def register(sub):
+    strategies = "\n".join(f"  {name:<22}{what}" for name, what in shipped_strategies().items())
     p = sub.add_parser("search", help="autotune pass pipelines: Optuna + cost-model screening + real measurements",
                        description=("Autotune pass pipelines: one Optuna study per program; in each trial the cost model screens\n"
-                                    "k proposals and only the best is measured. A YAML config (--config) sets the strategy and\n"
-                                    "flags override it."),
-                       epilog=("examples:\n"
-                               "  costtune search --config search_quick --benchmarks sha256 --repeat 1\n"
+                                    "k proposals and only the best is measured. A strategy (--strategy: a YAML file in\n"
+                                    "tuner_configs/, by name, or your own) says how to search; flags override its fields."),
+                       epilog=("strategies shipped in tuner_configs/ (each file's header says more):\n"
+                               f"{strategies}\n\n"
+                               "examples:\n"
+                               "  costtune search --strategy search_quick --benchmarks sha256 --repeat 1\n"
                                "  costtune search --suite builtin --benchmarks sha256 stencil --budget 100 --model runs/model\n"
-                               "  costtune search --config search_cbench --suite cbench --cbench-root ~/ck \\\n"
-                               "      --benchmarks security-sha --repeat 1"),
+                               "  costtune search --strategy screen_profile --suite cbench --cbench-root ~/ck \\\n"
+                               "      --benchmarks security-sha --budget 40 --repeat 1\n"
+                               "  costtune search --strategy my_strategy.yaml --suite ~/mine --benchmarks heat2d"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help="a SearchConfig YAML file, or a shipped one by name (search_quick, "
-                                    "search_default, ...: tuner_configs/); flags override it")
+    p.add_argument("--strategy", metavar="NAME|FILE",
+                   help="how to search: a shipped strategy by name (tpe, random, screen_profile, screen_model, "
+                        "screen_model_retrain, search_quick, ...: listed below) or a SearchConfig YAML file; "
+                        "flags override its fields (default: the SearchConfig defaults, search_default)")
     p.add_argument("--suite", help="builtin | cbench | csmith | DIR (default: builtin)")
     p.add_argument("--benchmarks", nargs="+", metavar="B", help="programs of the suite to search")
     p.add_argument("--budget", type=int, help="real measurements per program, O3 baseline included (default: 50)")
@@ -72,7 +79,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    config = SearchConfig.load(args.config) if args.config else SearchConfig.from_dict({"budget": args.budget or 50})
+    config = SearchConfig.load(args.strategy) if args.strategy else SearchConfig.from_dict({"budget": args.budget or 50})
     config = config.override(
         suite=args.suite, benchmarks=args.benchmarks, budget=args.budget, model=args.model, server=args.server,
         storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
