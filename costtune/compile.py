@@ -189,7 +189,7 @@ def _publish(tmp: Path, final: Path) -> None:
 
 def frontend(bench: Benchmark, target: Target, tc: Toolchain, timeout: float) -> tuple[Path, list, dict]:
     """Linked, unoptimised bitcode for ``bench`` (cached, shared by all pipelines)."""
-    key = _sha("frontend-v1", bench.source_hash(), target.name, tc.fingerprint, *FRONTEND_FLAGS)
+    key = _sha("frontend-v2", bench.source_hash(), target.name, tc.fingerprint, *FRONTEND_FLAGS)
     try:
         return _frontend(bench, target, tc, timeout, key)
     except OSError as e:
@@ -214,8 +214,11 @@ def _frontend(bench: Benchmark, target: Target, tc: Toolchain, timeout: float, k
         bcs = []
         for i, src in enumerate(bench.source_paths()):
             bc = tmp / f"{i:03d}-{src.stem}.bc"
+            # the program's own path never reaches the binary (assert's __FILE__): the same
+            # sources build the same binary in any checkout
             _step("frontend", [tc.clang, *target.frontend_flags, *FRONTEND_FLAGS, *KR_FLAGS,
-                               *bench.cflags, src, "-o", bc], commands, seconds, timeout, cwd=bench.root)
+                               f"-ffile-prefix-map={bench.root}=.", *bench.cflags, src, "-o", bc],
+                  commands, seconds, timeout, cwd=bench.root)
             bcs.append(bc)
         _step("link-ir", [tc["llvm-link"], *bcs, "-o", tmp / "linked.bc"], commands, seconds, timeout)
         for bc in bcs:

@@ -212,3 +212,22 @@ def test_the_cache_cap_walks_the_cache_at_most_every_few_minutes(program, tmp_pa
     assert b.dir.exists()  # checked a moment ago: no second walk yet
     cache.cap_compile(0)  # 0: no cap
     assert b.dir.exists()
+
+
+def test_the_same_sources_in_two_checkouts_build_the_same_binary(tmp_path):
+    """assert() embeds __FILE__: the checkout's path must not reach the binary (a corpus's
+    binary hashes are checked against builds in other users' checkouts)."""
+    from costtune.benchmarks import DirectorySuite
+
+    src = '#include <assert.h>\n#include <stdio.h>\nint main(int c, char **v) { assert(c > 0); puts("ok"); return 0; }\n'
+    hashes = []
+    for where in ("first/checkout", "second/elsewhere/deeper"):
+        d = tmp_path / where / "prog"
+        d.mkdir(parents=True)
+        (d / "prog.c").write_text(src)
+        (d / "bench.yaml").write_text("sources: [prog.c]\n")
+        res = compile_benchmark(DirectorySuite(d.parent, name="s").get("prog"), "O2")
+        assert res.ok, res.describe()
+        assert str(tmp_path).encode() not in res.artifact.binary.read_bytes()
+        hashes.append(res.artifact.binary_hash)
+    assert hashes[0] == hashes[1]
