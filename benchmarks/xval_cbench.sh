@@ -76,13 +76,16 @@ train)
     ;;
 search)
     RUN=${1:?RUN_DIR}; OUT=${2:?OUT}; shift 2
+    # RUN_DIR's proxy: k = 8 TPE proposals a trial screened by the model (here the fold's), nothing more
+    mkdir -p "$OUT"
+    printf '# proxy: TPE proposals screened by the cost model\nsampler: proxy\nk: 8\n' > "$OUT/proxy.yaml"
     for fold in A B; do
         mkdir -p "$OUT/search_$fold/tpe"
         for p in $(programs $fold); do
             [ -d "$OUT/search_$fold/tpe/$p" ] || cp -r "$RUN/tpe/$p" "$OUT/search_$fold/tpe/$p"
         done
-        $PY benchmarks/bench_search.py --suite cbench --benchmarks $(programs $fold) --budget 100 --k 8 --repeat 1 \
-            --methods tpe proxy --model "$OUT/model_$fold" --out "$OUT/search_$fold" "$@"
+        $PY benchmarks/bench_search.py --suite cbench --benchmarks $(programs $fold) --budget 100 --repeat 1 \
+            --strategies tpe "$OUT/proxy.yaml" --model "$OUT/model_$fold" --out "$OUT/search_$fold" "$@"
     done
     ;;
 prepare-within)
