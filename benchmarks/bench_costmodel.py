@@ -92,12 +92,12 @@ def reference_of(known: list[Candidate]) -> Candidate | None:
     return next((c for c in known if "O3" in c.extra["labels"]), None)
 
 
-def variant_table(program: str, known: list[Candidate], bench_of, toolchain):
+def variant_table(program: str, known: list[Candidate], bench_of, toolchain, function_model=None):
     from costtune.compile import compile_benchmark
     from costtune.measure.profile import read_symbols
     from costtune.search.variants import VariantTable, block_counts
 
-    table = VariantTable()
+    table = VariantTable(function_model)
     for c in known:
         bc = None
         if c.extra["blocks"]:
@@ -141,6 +141,9 @@ def main() -> int:
     ap.add_argument("--warm", type=int, default=20, help="known o3-edits candidates in the warm setting")
     ap.add_argument("--model", action="append", default=[], metavar="DIR",
                     help="a cost model directory to score (repeatable; 'default' = the shipped model)")
+    ap.add_argument("--variant-model", action="append", default=[], metavar="DIR",
+                    help="a function-variant model (benchmarks/train_variant_model.py): the profile estimate "
+                         "with its new variants predicted by the model (repeatable)")
     ap.add_argument("--no-residual", action="store_true", help="skip the learned residual of the profile estimate")
     ap.add_argument("--seeds", default="0", help="GBM/random seeds (comma list; default 0)")
     ap.add_argument("--cbench-root", help="cTuning checkout (default COSTTUNE_CBENCH_ROOT)")
@@ -168,6 +171,9 @@ def main() -> int:
         from costtune.model.costmodel import resolve_model_dir
 
         models[f"model:{m}"] = CostModel.from_pretrained(resolve_model_dir(m))
+    from costtune.model.variant_model import VariantModel
+
+    variant_models = {f"variant_model:{Path(d).name}": VariantModel.load(d, threads=2) for d in args.variant_model}
     seeds = [int(s) for s in args.seeds.split(",")]
     results = {"data": [str(d) for d in args.data], "split": args.split, "programs": programs, "warm": args.warm,
                "settings": {}}
@@ -193,6 +199,9 @@ def main() -> int:
             scorers = {"static_insns": StaticCount().score}
             table = variant_table(p, known, bench_of, tc)
             scorers["profile_estimate"] = lambda cs, t=table: [t.estimate(c.functions) for c in cs]
+            for name, vm in variant_models.items():
+                scorers[name] = lambda cs, t=variant_table(p, known, bench_of, tc, vm): t.estimate_many(
+                    [c.functions for c in cs])
             ref = reference_of(known)
             for s, res in residuals.items():
                 if ref is not None:

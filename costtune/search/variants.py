@@ -105,9 +105,13 @@ def variant_keys(functions: dict[str, str]) -> dict[str, tuple[str, str]]:
 
 
 class VariantTable:
-    """Counts per function variant, from the block profiles of one program's measured candidates."""
+    """Counts per function variant, from the block profiles of one program's measured candidates.
 
-    def __init__(self):
+    With a ``function_model`` (:class:`costtune.model.variant_model.VariantModel`), a variant of
+    new shape is predicted by the model from the block-profiled variant of its function nearest
+    in static length, instead of scaling that variant's count by the length ratio."""
+
+    def __init__(self, function_model=None):
         self.by_text: dict[str, list[float]] = {}
         self.by_context: dict[str, float] = {}
         self.library: list[float] = []  #: instructions outside the program's own functions, per candidate
@@ -115,6 +119,10 @@ class VariantTable:
         self.by_shape: dict[tuple, list[int]] = {}  #: (function, shape) -> executions of each block
         self.profiled: set[str] = set()  #: binary hashes already observed
         self.by_length: dict[str, list[tuple[int, float]]] = {}  #: function -> (static length, count) measured
+        #: function -> (static length, annotated tokens, count) of its block-profiled variants
+        self.references: dict[str, list[tuple[int, list[str], float]]] = {}
+        self.function_model = function_model
+        self._learned: dict[tuple[str, str], float] = {}  #: (function, text hash) -> predicted count
 
     def observe(self, binary_hash: str, functions: dict[str, str], per_function: dict[str, int], total: float,
                 block_counts: dict[str, list[int]] | None = None) -> None:
@@ -130,6 +138,13 @@ class VariantTable:
             self.by_length.setdefault(f, []).append((count_instructions(functions[f]), n))
         for f, counts in (block_counts or {}).items():
             self.by_shape.setdefault((f, block_shape(functions[f])[1]), counts)
+            if self.function_model is not None:
+                from costtune.model.variant_model import annotate
+
+                callees = {g: float(per_function.get(g, 0)) for g in functions}
+                self.references.setdefault(f, []).append(
+                    (count_instructions(functions[f]), annotate(functions[f], counts, float(per_function.get(f, 0)),
+                                                                 callees), float(per_function.get(f, 0))))
         self.library.append(total - own)
         self.best = min(self.best, total)
 
@@ -143,6 +158,35 @@ class VariantTable:
         measured counts as the measured functions' instructions per static instruction x its
         length. None before the first observation."""
         return self._count(functions, exact=False)
+
+    def estimate_many(self, candidates: list[dict[str, str]]) -> list[float | None]:
+        """:meth:`estimate` of each candidate; the function model (if any) runs once, batched,
+        over every new variant among them."""
+        if self.function_model is not None and self.library:
+            todo = {}
+            for functions in candidates:
+                for f, (tk, ck) in variant_keys(functions).items():
+                    if (ck in self.by_context or tk in self.by_text or f not in self.references
+                            or (f, block_shape(functions[f])[1]) in self.by_shape):
+                        continue
+                    key = (f, tk)
+                    if key not in self._learned and key not in todo:
+                        todo[key] = functions[f]
+            self._predict(todo)
+        return [self.estimate(c) for c in candidates]
+
+    def _predict(self, todo: dict[tuple[str, str], str]) -> None:
+        from costtune.model.variant_model import tokenize
+
+        keys = list(todo)
+        pairs, refs = [], []
+        for f, _ in keys:
+            n = count_instructions(todo[(f, _)])
+            length, tokens, count = min(self.references[f], key=lambda r: abs(r[0] - n))
+            pairs.append((tokens, tokenize(todo[(f, _)])))
+            refs.append(count)
+        for key, ref, lr in zip(keys, refs, self.function_model.predict(pairs) if pairs else []):
+            self._learned[key] = max((ref + 1) * math.exp(lr) - 1, 0.0)
 
     def _count(self, functions: dict[str, str], exact: bool) -> float | None:
         if not self.library:
@@ -160,6 +204,10 @@ class VariantTable:
                     total += sum(c * n for c, n in zip(counts, lengths))
                 elif exact:
                     return None
+                elif self.function_model is not None and f in self.references:
+                    if (f, tk) not in self._learned:
+                        self._predict({(f, tk): functions[f]})
+                    total += self._learned[(f, tk)]
                 else:
                     total += self._scaled(f, count_instructions(functions[f]))
         return total

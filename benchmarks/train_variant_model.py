@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Train the function-variant model (:mod:`costtune.model.variant_model`) on examples written by
+``benchmarks/variant_examples.py``; the validation split's examples choose the epoch.
+
+    python benchmarks/train_variant_model.py --examples EX.jsonl.gz --out MODEL [--device cuda] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from costtune.model.variant_model import train  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--examples", required=True, type=Path, nargs="+")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--dim", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, help="first N training examples only (a smoke test)")
+    args = ap.parse_args()
+    rows = [json.loads(line) for f in args.examples for line in gzip.open(f, "rt")]
+    tr = [r for r in rows if r["split"] == "train"][:args.limit]
+    va = [r for r in rows if r["split"] == "validation"]
+    print(f"{len(tr)} training and {len(va)} validation examples", flush=True)
+    t0 = time.time()
+    train(tr, args.out, validation=va, epochs=args.epochs, lr=args.lr, batch=args.batch, dim=args.dim,
+          layers=args.layers, heads=args.heads, seed=args.seed, device=args.device,
+          log=lambda m: print(f"[{time.time() - t0:.0f}s] {m}", flush=True))
+    (args.out / "train.json").write_text(json.dumps({**{k: str(v) for k, v in vars(args).items()},
+                                                     "train_examples": len(tr), "validation_examples": len(va),
+                                                     "seconds": round(time.time() - t0, 1)}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The function-variant model: its input text, training, saving, and its place in the profile estimate."""
+
+import math
+
+import pytest
+
+pytest.importorskip("torch")
+
+from costtune.model.variant_model import VariantModel, annotate, count_token, tokenize, train  # noqa: E402
+from costtune.search.variants import VariantTable  # noqa: E402
+
+REF = """<f>:
+mov w8, wzr
+L1:
+add w8, w8, #1
+cmp w8, #100
+b.lt L1
+cbz w0, L2
+bl g
+L2:
+ret
+"""
+# the same loop unrolled by two: a shape the table has never seen
+NEW = """<f>:
+mov w8, wzr
+L1:
+add w8, w8, #2
+cmp w8, #100
+b.lt L1
+bl g
+ret
+"""
+
+
+def test_annotate_marks_block_counts_callee_counts_and_leaves_cold_blocks_out():
+    tokens = annotate(REF, [1, 100, 1, 0, 1], 305.0, {"g": 7.0})
+    assert tokens[0] == count_token(305.0)
+    assert tokens[tokens.index("add") - 1] == count_token(100)
+    assert "bl" not in tokens and "g" not in tokens  # the cold block (executed 0 times) is one token
+    assert count_token(0) in tokens
+    hot = annotate(REF, [1, 100, 1, 1, 1], 306.0, {"g": 7.0})
+    assert hot[hot.index("g") + 1] == count_token(7.0)
+    assert tokenize(NEW)[:4] == ["mov", "w8", "wzr", "\n"]
+
+
+def _examples(n):
+    # the target is readable from the text: the loop step (1 or 2) halves the count
+    out = []
+    for i in range(n):
+        step = 1 + i % 2
+        text = NEW.replace("#2", f"#{step}")
+        out.append({"ref": annotate(REF, [1, 100, 1, 0, 1], 305.0, {}), "new": tokenize(text),
+                    "target": math.log(1 / step), "weight": 1.0})
+    return out
+
+
+def test_train_learns_a_readable_target_and_saves_what_it_loads(tmp_path):
+    ex = _examples(32)
+    m = train(ex, tmp_path / "vm", validation=ex[:8], epochs=30, lr=3e-3, batch=8, dim=32, layers=1, heads=2)
+    pred = m.predict([(e["ref"], e["new"]) for e in ex[:4]])
+    assert all(abs(p - e["target"]) < 0.2 for p, e in zip(pred, ex[:4])), pred
+    loaded = VariantModel.load(tmp_path / "vm")
+    again = loaded.predict([(e["ref"], e["new"]) for e in ex[:4]])
+    assert max(abs(a - b) for a, b in zip(pred, again)) < 1e-2  # weights are stored as float16
+
+
+def test_a_broken_model_directory_is_one_error(tmp_path):
+    from costtune.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="variant model"):
+        VariantModel.load(tmp_path)
+
+
+class _Halves:
+    """A function model that always predicts half the reference's count (log ratio)."""
+
+    def predict(self, pairs):
+        return [math.log(0.5)] * len(pairs)
+
+
+def test_the_profile_estimate_asks_the_model_only_for_variants_of_new_shape():
+    functions = {"f": REF, "main": "<main>:\nbl f\nret\n"}
+    table = VariantTable(function_model=_Halves())
+    table.observe("h0", functions, {"f": 305, "main": 2}, 400.0,
+                  {"f": [1, 100, 1, 1, 1], "main": [1, 1]})
+    assert table.estimate(functions) == 400.0  # all known: exact
+    cand = {"f": NEW, "main": functions["main"]}
+    expected = 400.0 - 305 + (305 + 1) * 0.5 - 1
+    assert table.estimate(cand) == pytest.approx(expected)
+    assert table.estimate_many([cand, functions]) == [pytest.approx(expected), 400.0]
+    assert VariantTable().estimate(cand) != pytest.approx(expected)  # without a model: length scaling
