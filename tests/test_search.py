@@ -876,3 +876,23 @@ def test_the_progress_plot_ends_at_the_budget(tmp_path):
     assert ax.get_xlim() == (1.0, 8.0)
     assert all(float(t).is_integer() and 1 <= t <= 8 for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= 8)
     assert plot_progress([p], tmp_path / "progress.png", 8).stat().st_size > 1000
+
+
+def test_a_variant_model_screens_as_the_profile_estimate_with_its_predictions(tmp_path):
+    pytest.importorskip("torch")
+    from costtune.model.variant_model import annotate, tokenize, train
+    from costtune.search.scorer import ProfileScorer, make_scorer
+
+    text = "<f>:\nL1:\nadd w8, w8, #1\ncmp w8, #9\nb.lt L1\nret\n"
+    ex = [{"ref": annotate(text, [9, 1], 28.0, {}), "new": tokenize(text.replace("#1", f"#{s}")),
+           "target": -0.1 * s, "weight": 1.0} for s in (1, 2, 3, 4)]
+    train(ex, tmp_path / "vm", epochs=2, batch=4, dim=16, layers=1, heads=2)
+    scorer = make_scorer(str(tmp_path / "vm"), None)
+    assert isinstance(scorer, ProfileScorer) and scorer.function_model is not None
+    assert "variant model" in scorer.describe()
+    cfg = _config(tmp_path, model=str(tmp_path / "vm"), budget=3, k=4)
+    assert cfg.variants
+    (p,) = run_search(cfg).programs
+    assert p.measurements == len(_measured(cfg.db_url)) == 3 and p.best_value <= p.o3_value
+    with pytest.raises(ConfigError, match="variant model is used as trained"):
+        SearchConfig(benchmarks=[PROGRAM], model=str(tmp_path / "vm"), retrain_every=5)

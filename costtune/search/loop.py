@@ -110,7 +110,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     if config.variants:
         from costtune.search.variants import VariantTable, no_gain_prediction, profile_observer
 
-        variants = VariantTable()
+        variants = VariantTable(getattr(scorer, "function_model", None))
         ev.observers.append(profile_observer(variants, bench, runner, ev.repeat, tc))
         ev.surrogate = no_gain_prediction(variants, tc)
     if isinstance(scorer, ProfileScorer):

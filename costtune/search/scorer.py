@@ -131,19 +131,31 @@ class ProfileScorer(StaticScorer):
     candidates (:meth:`~costtune.search.variants.VariantTable.estimate`): ``--model profile``.
 
     The search gives it the program's table (``table``); without one, or before the first
-    profile, it falls back to the static count."""
+    profile, it falls back to the static count. With a ``function_model``
+    (:class:`costtune.model.variant_model.VariantModel`, ``--model DIR`` of such a model) the
+    table predicts function variants of new shape with it."""
 
-    def __init__(self, table=None):
+    def __init__(self, table=None, function_model=None):
         self.table = table
+        self.function_model = function_model
 
     def score(self, candidates):
-        est = [self.table.estimate(dict(c)) if self.table is not None else None for c in candidates]
+        est = (self.table.estimate_many([dict(c) for c in candidates]) if self.table is not None
+               else [None] * len(candidates))
         if any(e is None for e in est):
             return super().score(candidates)
         return [float(e) for e in est]
 
     def describe(self) -> str:
+        if self.function_model is not None:
+            return "profile-estimated instruction count, new function variants by the variant model"
         return "profile-estimated instruction count"
+
+
+def is_variant_model(model: str | None) -> bool:
+    """Whether ``model`` names a function-variant model directory (it screens as the profile
+    estimate does, with the model predicting variants of new shape)."""
+    return bool(model) and model not in (STATIC, PROFILE) and (Path(model) / "variant_model.json").is_file()
 
 
 STATIC = "static"  #: the --model value that selects StaticScorer
@@ -159,6 +171,10 @@ def make_scorer(model: str | None, server: str | None, threads: int | None = 1) 
         return StaticScorer()
     if model == PROFILE:
         return ProfileScorer()
+    if is_variant_model(model):
+        from costtune.model.variant_model import VariantModel
+
+        return ProfileScorer(function_model=VariantModel.load(model, threads=threads))
     from costtune.model import DEFAULT_MODEL_DIR
 
     path = model or DEFAULT_MODEL_DIR
