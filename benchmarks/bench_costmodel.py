@@ -171,9 +171,9 @@ def main() -> int:
         from costtune.model.costmodel import resolve_model_dir
 
         models[f"model:{m}"] = CostModel.from_pretrained(resolve_model_dir(m))
-    from costtune.model.variant_model import VariantModel
+    from costtune.model.variant_model import load as load_variant_model
 
-    variant_models = {f"variant_model:{Path(d).name}": VariantModel.load(d, threads=2) for d in args.variant_model}
+    variant_models = {f"variant_model:{Path(d).name}": load_variant_model(d, threads=2) for d in args.variant_model}
     seeds = [int(s) for s in args.seeds.split(",")]
     results = {"data": [str(d) for d in args.data], "split": args.split, "programs": programs, "warm": args.warm,
                "settings": {}}

@@ -35,7 +35,7 @@ class _Collect:
     """Stands in for a model: the table keeps its annotated references."""
 
 
-def examples(program, cands, bench_of, tc) -> list[dict]:
+def examples(program, cands, bench_of, tc, all_references: bool = False) -> list[dict]:
     known, ranked = known_and_ranked(cands, "cold", 0)
     table = variant_table(program, known, bench_of, tc, function_model=_Collect())
     others = [c for c in cands if c not in known]
@@ -49,13 +49,14 @@ def examples(program, cands, bench_of, tc) -> list[dict]:
                 continue
             seen.add(tk)
             n = count_instructions(c.functions[f])
-            length, ref, count = min(table.references[f], key=lambda r: abs(r[0] - n))
+            refs = table.references[f] if all_references else [min(table.references[f], key=lambda r: abs(r[0] - n))]
             true = float(c.extra["per_function"].get(f, 0))
-            out.append({"program": program, "function": f, "ref": ref, "new": tokenize(c.functions[f]),
-                        "ref_count": count, "true": true, "scaled": count * n / max(length, 1),
-                        "target": math.log((true + 1) / (count + 1)),
-                        # a function's error counts by its share of the program's work
-                        "weight": min(1.0, 0.01 + math.sqrt(max(true, count) / o3))})
+            for length, ref, count in refs:
+                out.append({"program": program, "function": f, "ref": ref, "new": tokenize(c.functions[f]),
+                            "ref_count": count, "true": true, "scaled": count * n / max(length, 1),
+                            "target": math.log((true + 1) / (count + 1)),
+                            # a function's error counts by its share of the program's work
+                            "weight": min(1.0, 0.01 + math.sqrt(max(true, count) / o3))})
     return out
 
 
@@ -64,6 +65,8 @@ def main() -> int:
     ap.add_argument("--data", required=True, type=Path, nargs="+")
     ap.add_argument("--splits", default="train,validation")
     ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--all-references", action="store_true",
+                    help="one example per block-profiled reference variant (O0 and O3), not only the nearest")
     args = ap.parse_args()
     from costtune.benchmarks import get_benchmark
     from costtune.toolchain import find
@@ -76,7 +79,7 @@ def main() -> int:
         for p, cs in sorted(data.items()):
             if cs[0].split not in splits:
                 continue
-            ex = examples(p, cs, get_benchmark, tc)
+            ex = examples(p, cs, get_benchmark, tc, args.all_references and cs[0].split == "train")
             for e in ex:
                 fh.write(json.dumps({**e, "split": cs[0].split}) + "\n")
             n += len(ex)

@@ -6,7 +6,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from costtune.model.variant_model import VariantModel, annotate, count_token, tokenize, train  # noqa: E402
+from costtune.model.variant_model import (  # noqa: E402
+    Ensemble, VariantModel, annotate, count_token, is_variant_model, load, tokenize, train)
 from costtune.search.variants import VariantTable  # noqa: E402
 
 REF = """<f>:
@@ -62,6 +63,11 @@ def test_train_learns_a_readable_target_and_saves_what_it_loads(tmp_path):
     loaded = VariantModel.load(tmp_path / "vm")
     again = loaded.predict([(e["ref"], e["new"]) for e in ex[:4]])
     assert max(abs(a - b) for a, b in zip(pred, again)) < 1e-2  # weights are stored as float16
+    # an ensemble averages its members: two copies predict what one does
+    Ensemble([loaded, loaded]).save(tmp_path / "ens")
+    assert is_variant_model(tmp_path / "ens") and is_variant_model(tmp_path / "vm") and not is_variant_model(tmp_path)
+    both = load(tmp_path / "ens").predict([(e["ref"], e["new"]) for e in ex[:4]])
+    assert both == pytest.approx(again, abs=1e-6)
 
 
 def test_a_broken_model_directory_is_one_error(tmp_path):

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from costtune.errors import ModelLoadError
 
-__all__ = ["annotate", "tokenize", "VariantModel", "train", "count_token", "MAX_SIDE"]
+__all__ = ["annotate", "tokenize", "VariantModel", "Ensemble", "load", "is_variant_model", "train", "count_token",
+           "MAX_SIDE"]
 
 _TOKEN = re.compile(r"[A-Za-z_.$][\w.$]*|#-?\d+|-?\d+|[^\s,]")
 _CALL = re.compile(r"^\s*bl\s+([A-Za-z_.$][\w.$]*)\s*$")
@@ -191,6 +192,43 @@ class VariantModel:
             raise ModelLoadError(f"variant model {path}: weights do not match: {str(e).splitlines()[0]}") from None
         m.net.to(device)
         return m
+
+
+class Ensemble:
+    """Several variant models (e.g. training seeds) whose predictions are averaged: a directory
+    with ``ensemble.json`` (``{"members": [subdirectory, ...]}``)."""
+
+    def __init__(self, members: list[VariantModel]):
+        self.members = members
+
+    def predict(self, pairs, batch: int = 64) -> list[float]:
+        preds = [m.predict(pairs, batch) for m in self.members]
+        return [sum(p) / len(p) for p in zip(*preds)]
+
+    def save(self, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        names = []
+        for i, m in enumerate(self.members):
+            m.save(out / f"m{i}")
+            names.append(f"m{i}")
+        (out / "ensemble.json").write_text(json.dumps({"members": names}))
+
+
+def load(path: str | Path, device: str = "cpu", threads: int | None = None) -> VariantModel | Ensemble:
+    """A variant model or an ensemble of them, from its directory."""
+    path = Path(path)
+    if (path / "ensemble.json").is_file():
+        try:
+            names = json.loads((path / "ensemble.json").read_text())["members"]
+        except (OSError, ValueError, KeyError) as e:
+            raise ModelLoadError(f"variant model ensemble {path}: {e}") from None
+        return Ensemble([VariantModel.load(path / n, device, threads) for n in names])
+    return VariantModel.load(path, device, threads)
+
+
+def is_variant_model(path: str | Path) -> bool:
+    p = Path(path)
+    return (p / "variant_model.json").is_file() or (p / "ensemble.json").is_file()
 
 
 def _batch(encoded: list[tuple[list[int], list[int]]], device: str):

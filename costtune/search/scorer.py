@@ -155,7 +155,9 @@ class ProfileScorer(StaticScorer):
 def is_variant_model(model: str | None) -> bool:
     """Whether ``model`` names a function-variant model directory (it screens as the profile
     estimate does, with the model predicting variants of new shape)."""
-    return bool(model) and model not in (STATIC, PROFILE) and (Path(model) / "variant_model.json").is_file()
+    from costtune.model.variant_model import is_variant_model as is_model_dir
+
+    return bool(model) and model not in (STATIC, PROFILE) and is_model_dir(model)
 
 
 STATIC = "static"  #: the --model value that selects StaticScorer
@@ -172,9 +174,9 @@ def make_scorer(model: str | None, server: str | None, threads: int | None = 1) 
     if model == PROFILE:
         return ProfileScorer()
     if is_variant_model(model):
-        from costtune.model.variant_model import VariantModel
+        from costtune.model.variant_model import load
 
-        return ProfileScorer(function_model=VariantModel.load(model, threads=threads))
+        return ProfileScorer(function_model=load(model, threads=threads))
     from costtune.model import DEFAULT_MODEL_DIR
 
     path = model or DEFAULT_MODEL_DIR
