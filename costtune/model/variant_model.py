@@ -155,11 +155,15 @@ class VariantModel:
         import torch
 
         self.net.eval()
-        out: list[float] = []
+        encoded = [self.encode(r, n) for r, n in pairs]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))  # little padding per batch
+        out = [0.0] * len(encoded)
         with torch.no_grad():
-            for i in range(0, len(pairs), batch):
-                ids, side = _batch([self.encode(r, n) for r, n in pairs[i:i + batch]], self.device)
-                out.extend(self.net(ids, side).float().cpu().tolist())
+            for i in range(0, len(order), batch):
+                part = order[i:i + batch]
+                ids, side = _batch([encoded[j] for j in part], self.device)
+                for j, v in zip(part, self.net(ids, side).float().cpu().tolist()):
+                    out[j] = v
         return out
 
     def save(self, out: Path) -> None:
