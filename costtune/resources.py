@@ -34,6 +34,11 @@ def default_model_dir() -> Path:
     return data_path("default_model")
 
 
+def variant_model_dir() -> Path:
+    """The shipped function-variant model (``--model variant``)."""
+    return data_path("variant_model")
+
+
 def tuner_config(name: str) -> Path:
     """A shipped YAML config by name: ``search_quick`` or ``search_quick.yaml``."""
     d = data_path("tuner_configs")

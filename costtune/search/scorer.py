@@ -157,11 +157,12 @@ def is_variant_model(model: str | None) -> bool:
     estimate does, with the model predicting variants of new shape)."""
     from costtune.model.variant_model import is_variant_model as is_model_dir
 
-    return bool(model) and model not in (STATIC, PROFILE) and is_model_dir(model)
+    return model == VARIANT or (bool(model) and model not in (STATIC, PROFILE) and is_model_dir(model))
 
 
 STATIC = "static"  #: the --model value that selects StaticScorer
 PROFILE = "profile"  #: the --model value that selects ProfileScorer
+VARIANT = "variant"  #: the --model value of the shipped variant model (ProfileScorer with it)
 
 
 def make_scorer(model: str | None, server: str | None, threads: int | None = 1) -> Scorer:
@@ -174,9 +175,11 @@ def make_scorer(model: str | None, server: str | None, threads: int | None = 1) 
     if model == PROFILE:
         return ProfileScorer()
     if is_variant_model(model):
+        from costtune import resources
         from costtune.model.variant_model import load
 
-        return ProfileScorer(function_model=load(model, threads=threads))
+        return ProfileScorer(function_model=load(resources.variant_model_dir() if model == VARIANT else model,
+                                                 threads=threads))
     from costtune.model import DEFAULT_MODEL_DIR
 
     path = model or DEFAULT_MODEL_DIR
