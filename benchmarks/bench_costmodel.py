@@ -75,6 +75,7 @@ def load(ds: Path) -> dict[str, list[Candidate]]:
             row["program"], float(row["latency"]), row["functions"], pipeline=row.get("pipeline", ""),
             id=row["candidate"], split=row.get("split", ""),
             extra={"labels": labels, "first_edit": first_edit, "binary_hash": row["binary_hash"],
+                   "job_keys": {o.job_key for o in siblings},
                    "per_function": (r.detail or {}).get("functions") or {},
                    "blocks": next((o.detail["blocks"] for o in siblings if "blocks" in (o.detail or {})), None)}))
     return out
@@ -148,6 +149,9 @@ def main() -> int:
     ap.add_argument("--seeds", default="0", help="GBM/random seeds (comma list; default 0)")
     ap.add_argument("--cbench-root", help="cTuning checkout (default COSTTUNE_CBENCH_ROOT)")
     ap.add_argument("--testsuite-root", help="llvm-test-suite checkout (default COSTTUNE_TESTSUITE_ROOT)")
+    ap.add_argument("--corpus", type=Path, default=Path(__file__).parent / "corpus" / "corpus.jsonl.gz",
+                    help="the corpus the data came from: its candidates' worker seconds (compile + measure) are "
+                         "printed beside each scorer's seconds per candidate")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -163,6 +167,14 @@ def main() -> int:
         return benches[p]
 
     data = load_all(args.data)
+    worker = {}
+    if args.corpus and args.corpus.is_file():
+        from costtune.corpus import read_corpus
+
+        for _, cands in read_corpus(args.corpus)[1]:
+            for c in cands:
+                if c.get("seconds"):
+                    worker[c["job_key"]] = c["seconds"]
     programs = sorted(p for p, cs in data.items() if cs[0].split == args.split)
     train = [c for p, cs in data.items() if cs[0].split == "train" for c in cs]
     models = {}
@@ -180,6 +192,7 @@ def main() -> int:
     for setting in args.settings.split(","):
         per: dict[str, dict[str, dict]] = defaultdict(dict)
         seconds: dict[str, float] = defaultdict(float)
+        built: list[float] = []  # compile + measure seconds of each ranked candidate (its slowest record)
         gbms = {s: OpcodeGBM(seed=s).fit(train) for s in seeds} if train else {}
         residuals = {}
         if train and not args.no_residual:
@@ -196,6 +209,10 @@ def main() -> int:
             if len(ranked) < 2:
                 continue
             true = [c.latency for c in ranked]
+            for c in ranked:
+                spent = [worker[k] for k in c.extra["job_keys"] if k in worker]
+                if spent:
+                    built.append(max(spent))  # a record that reused an identical binary costs less
             scorers = {"static_insns": StaticCount().score}
             table = variant_table(p, known, bench_of, tc)
             scorers["profile_estimate"] = lambda cs, t=table: [t.estimate(c.functions) for c in cs]
@@ -222,15 +239,24 @@ def main() -> int:
                 pred = fn(ranked)
                 seconds[name] += time.perf_counter() - t0
                 per[name][p] = metrics(true, pred)
-        res = {name: {"pooled": pooled(pp), "per_program": pp, "seconds": round(seconds[name], 2)}
+        res = {name: {"pooled": pooled(pp), "per_program": pp, "seconds": round(seconds[name], 2),
+                      "seconds_per_candidate": seconds[name] / max(sum(m["n"] for m in pp.values()), 1)}
                for name, pp in per.items()}
         results["settings"][setting] = res
+        results.setdefault("compile_and_measure_seconds_per_candidate", {})[setting] = (
+            statistics.median(built) if built else None)
         print(f"\n{setting} ({args.split}: {len({p for pp in per.values() for p in pp})} programs)")
         cols = ["acc_0.01", "acc_0.002", "mean_program_acc_0.01", "kendall_tau", "top1", "top5", "pairs_0.01"]
         print(f"{'scorer':<22}" + "".join(f"{c:>22}" for c in cols))
         for name, r in res.items():
             print(f"{name:<22}" + "".join(f"{r['pooled'][c]:>22.3f}" if not c.startswith("pairs") else
                                           f"{r['pooled'][c]:>22d}" for c in cols))
+        cm = results["compile_and_measure_seconds_per_candidate"][setting]
+        print(f"\nscoring cost ({setting}): seconds per candidate, beside compiling and measuring the same "
+              f"candidates (median worker seconds in the corpus: {cm if cm is None else round(cm, 3)})")
+        for name, r in res.items():
+            share = f"{r['seconds_per_candidate'] / cm:8.1%}" if cm else "       -"
+            print(f"{name:<22}{r['seconds_per_candidate']:>12.4f} s {share} of compile + measure")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, default=lambda o: sorted(o) if isinstance(o, set) else str(o))
                             + "\n")
