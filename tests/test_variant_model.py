@@ -75,6 +75,19 @@ def test_a_broken_model_directory_is_one_error(tmp_path):
 
     with pytest.raises(ModelLoadError, match="variant model"):
         VariantModel.load(tmp_path)
+    # a description without its fields, weights that are not safetensors, an ensemble of nothing
+    (tmp_path / "variant_model.json").write_text("{}")
+    (tmp_path / "weights.safetensors").write_text("not weights")
+    with pytest.raises(ModelLoadError, match="KeyError"):
+        load(tmp_path)
+    (tmp_path / "variant_model.json").write_text('{"vocab": ["<pad>", "<unk>", "<sep>", "<ref>", "<new>"], '
+                                                 '"dim": 8, "layers": 1, "heads": 2}')
+    with pytest.raises(ModelLoadError, match="SafetensorError"):
+        load(tmp_path)
+    for members in ("[]", '{"members": []}', '{"members": "m0"}'):
+        (tmp_path / "ensemble.json").write_text(members)
+        with pytest.raises(ModelLoadError, match="ensemble"):
+            load(tmp_path)
 
 
 class _Halves:

@@ -179,20 +179,24 @@ class VariantModel:
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", threads: int | None = None) -> "VariantModel":
         import torch
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         path = Path(path)
         try:
             meta = json.loads((path / "variant_model.json").read_text())
+            vocab, sizes = meta["vocab"], (meta["dim"], meta["layers"], meta["heads"])
             state = load_file(str(path / "weights.safetensors"))
-        except (OSError, ValueError) as e:
-            raise ModelLoadError(f"variant model {path}: {e}") from None
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
+            raise ModelLoadError(f"variant model {path}: {type(e).__name__}: {e}") from None
+        if not isinstance(vocab, list) or not set(SPECIAL) <= set(vocab):
+            raise ModelLoadError(f"variant model {path}: its vocabulary lacks the special tokens {SPECIAL}")
         if threads:
             torch.set_num_threads(threads)
-        m = cls(meta["vocab"], meta["dim"], meta["layers"], meta["heads"], device=device)
         try:
+            m = cls(vocab, *sizes, device=device)
             m.net.load_state_dict(state)
-        except RuntimeError as e:
+        except (RuntimeError, ValueError, TypeError, AssertionError) as e:
             raise ModelLoadError(f"variant model {path}: weights do not match: {str(e).splitlines()[0]}") from None
         m.net.to(device)
         return m
@@ -224,8 +228,11 @@ def load(path: str | Path, device: str = "cpu", threads: int | None = None) -> V
     if (path / "ensemble.json").is_file():
         try:
             names = json.loads((path / "ensemble.json").read_text())["members"]
-        except (OSError, ValueError, KeyError) as e:
-            raise ModelLoadError(f"variant model ensemble {path}: {e}") from None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelLoadError(f"variant model ensemble {path}: {type(e).__name__}: {e}") from None
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ModelLoadError(f"variant model ensemble {path}: 'members' must be a non-empty list of "
+                                 "member directories")
         return Ensemble([VariantModel.load(path / n, device, threads) for n in names])
     return VariantModel.load(path, device, threads)
 
