@@ -180,10 +180,10 @@ class VariantTable:
 
         keys = list(todo)
         pairs, refs = [], []
-        for f, _ in keys:
-            n = count_instructions(todo[(f, _)])
-            length, tokens, count = min(self.references[f], key=lambda r: abs(r[0] - n))
-            pairs.append((tokens, tokenize(todo[(f, _)])))
+        for f, tk in keys:
+            n = count_instructions(todo[(f, tk)])
+            _, tokens, count = min(self.references[f], key=lambda r: abs(r[0] - n))
+            pairs.append((tokens, tokenize(todo[(f, tk)])))
             refs.append(count)
         for key, ref, lr in zip(keys, refs, self.function_model.predict(pairs) if pairs else []):
             self._learned[key] = max((ref + 1) * math.exp(lr) - 1, 0.0)
