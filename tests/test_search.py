@@ -822,7 +822,8 @@ def test_every_shipped_tuner_config_loads_and_validates():
     sp = SearchConfig.load("screen_profile")
     assert (sp.model, sp.variants, sp.neighbours, sp.crossovers, sp.warm_start_mode, sp.k) == ("profile", True, 4, 4,
                                                                                                 "screen", 8)
-    # screen_model is screen_profile with a learned model in the screen; _retrain retrains it as it goes
+    # screen_model is screen_profile with the variant model in the screen; _retrain screens with the LLM
+    # cost model and retrains it as it goes
     sm, smr = SearchConfig.load("screen_model"), SearchConfig.load("screen_model_retrain")
     assert sm.model not in ("profile", "static", "") and sm.retrain_every == 0 and smr.retrain_every > 0
     assert SearchConfig.load("tpe").sampler == "tpe" and SearchConfig.load("random").sampler == "random"
