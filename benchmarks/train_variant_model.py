@@ -41,9 +41,10 @@ def main() -> int:
     train(tr, args.out, validation=va, epochs=args.epochs, lr=args.lr, batch=args.batch, dim=args.dim,
           layers=args.layers, heads=args.heads, seed=args.seed, device=args.device,
           log=lambda m: print(f"[{time.time() - t0:.0f}s] {m}", flush=True))
-    (args.out / "train.json").write_text(json.dumps({**{k: str(v) for k, v in vars(args).items()},
-                                                     "train_examples": len(tr), "validation_examples": len(va),
-                                                     "seconds": round(time.time() - t0, 1)}, indent=1) + "\n")
+    (args.out / "train.json").write_text(json.dumps({**vars(args), "train_examples": len(tr),
+                                                     "validation_examples": len(va),
+                                                     "seconds": round(time.time() - t0, 1)},
+                                                    indent=1, default=str) + "\n")  # paths as text
     return 0
 
 
