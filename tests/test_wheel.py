@@ -91,6 +91,9 @@ def test_the_core_wheel_compiles_measures_and_searches_outside_the_repository(in
     venv, wheel, run, _, empty, _ = installed
     sp = _site_packages(venv)
     assert not (sp / "passes").exists() and (sp / "costtune" / "data" / "passes" / "llvm-19" / "passes.csv").is_file()
+    # the shipped function-variant model (--model variant, --strategy screen_model)
+    assert all((sp / "costtune" / "data" / "variant_model" / f).is_file()
+               for f in ("variant_model.json", "weights.safetensors"))
     assert "toolchain" in run("--help").stdout
     assert "aarch64" in run("toolchain").stdout
     rows = run("passes", "list", "--llvm", "19").stdout.splitlines()
