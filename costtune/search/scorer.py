@@ -152,17 +152,17 @@ class ProfileScorer(StaticScorer):
         return "profile-estimated instruction count"
 
 
+STATIC = "static"  #: the --model value that selects StaticScorer
+PROFILE = "profile"  #: the --model value that selects ProfileScorer
+VARIANT = "variant"  #: the --model value of the shipped variant model (ProfileScorer with it)
+
+
 def is_variant_model(model: str | None) -> bool:
     """Whether ``model`` names a function-variant model directory (it screens as the profile
     estimate does, with the model predicting variants of new shape)."""
     from costtune.model.variant_model import is_variant_model as is_model_dir
 
     return model == VARIANT or (bool(model) and model not in (STATIC, PROFILE) and is_model_dir(model))
-
-
-STATIC = "static"  #: the --model value that selects StaticScorer
-PROFILE = "profile"  #: the --model value that selects ProfileScorer
-VARIANT = "variant"  #: the --model value of the shipped variant model (ProfileScorer with it)
 
 
 def make_scorer(model: str | None, server: str | None, threads: int | None = 1) -> Scorer:
