@@ -145,6 +145,8 @@ class VariantTable:
                 self.references.setdefault(f, []).append(
                     (count_instructions(functions[f]), annotate(functions[f], counts, float(per_function.get(f, 0)),
                                                                  callees), float(per_function.get(f, 0))))
+                # a new reference may be nearer to a variant predicted before: predict those again
+                self._learned = {k: v for k, v in self._learned.items() if k[0] != f}
         self.library.append(total - own)
         self.best = min(self.best, total)
 
