@@ -28,7 +28,7 @@ from bench_costmodel import known_and_ranked, load_all, variant_table  # noqa: E
 
 from costtune.asm import count_instructions  # noqa: E402
 from costtune.model.variant_model import tokenize  # noqa: E402
-from costtune.search.variants import block_shape, variant_keys  # noqa: E402
+from costtune.search.variants import variant_keys  # noqa: E402
 
 
 class _Collect:
@@ -43,9 +43,7 @@ def examples(program, cands, bench_of, tc, all_references: bool = False) -> list
     out, seen = [], set()
     for c in others:
         for f, (tk, ck) in variant_keys(c.functions).items():
-            if ck in table.by_context or tk in table.by_text or f not in table.references:
-                continue
-            if (f, block_shape(c.functions[f])[1]) in table.by_shape or tk in seen:
+            if tk in seen or not table.needs_model(f, tk, ck, c.functions[f]):
                 continue
             seen.add(tk)
             n = count_instructions(c.functions[f])

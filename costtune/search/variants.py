@@ -168,14 +168,19 @@ class VariantTable:
             todo = {}
             for functions in candidates:
                 for f, (tk, ck) in variant_keys(functions).items():
-                    if (ck in self.by_context or tk in self.by_text or f not in self.references
-                            or (f, block_shape(functions[f])[1]) in self.by_shape):
+                    if not self.needs_model(f, tk, ck, functions[f]):
                         continue
                     key = (f, tk)
                     if key not in self._learned and key not in todo:
                         todo[key] = functions[f]
             self._predict(todo)
         return [self.estimate(c) for c in candidates]
+
+    def needs_model(self, f: str, text_key: str, context_key: str, text: str) -> bool:
+        """Whether the function model predicts this variant of ``f``: text and shape never measured,
+        and a block-profiled variant of ``f`` to read beside it."""
+        return (self.function_model is not None and f in self.references and context_key not in self.by_context
+                and text_key not in self.by_text and (f, block_shape(text)[1]) not in self.by_shape)
 
     def _predict(self, todo: dict[tuple[str, str], str]) -> None:
         from costtune.model.variant_model import tokenize
