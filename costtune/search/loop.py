@@ -16,9 +16,12 @@ The parts: :mod:`~costtune.search.study` (storage, studies, samplers, resuming),
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -79,9 +82,10 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
             retrainer = Retrainer(scorer, config.db_url, [b.id for b in benches], out, config.retrain_every,
                                   epochs=config.retrain_epochs, threads=config.threads, target=config.target,
                                   metric=config.metric)
-        for i, bench in enumerate(benches):
-            results.append(_search_program(config, bench, space, storage, store, tc, runner, runner_name,
-                                           scorer, retrainer, i, on_progress))
+        with _held_interrupts() as interrupts:
+            for i, bench in enumerate(benches):
+                results.append(_search_program(config, bench, space, storage, store, tc, runner, runner_name,
+                                               scorer, retrainer, i, on_progress, interrupts))
     finally:
         if retrainer is not None:
             retrainer.wait()
@@ -99,7 +103,7 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
 
 
 def _search_program(config, bench, space, storage, store, tc, runner, runner_name, scorer, retrainer, index,
-                    on_progress) -> ProgramResult:
+                    on_progress, interrupts) -> ProgramResult:
     from costtune.search.scorer import ProfileScorer, pipeline_scorer
 
     t0 = time.perf_counter()
@@ -166,7 +170,8 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
         trial.set_user_attr("worker_pid", os.getpid())
         params = suggest(trial, dists)
         spec = "O3" if trial.user_attrs.get("preset") == "O3" else space.pipeline(params)
-        status, value, new, text = ev.evaluate(spec, f"{ev.label}:t{trial.number}")
+        with interrupts.allowed():  # Ctrl-C stops a long compile or measurement at once
+            status, value, new, text = ev.evaluate(spec, f"{ev.label}:t{trial.number}")
         trial.set_user_attr("status", status)
         trial.set_user_attr("new_measurement", bool(new))
         trial.set_user_attr("pipeline", "default<O3>" if spec == "O3" else text)
@@ -200,6 +205,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
                 study.optimize(objective, n_trials=1, gc_after_trial=False)
             finally:
                 store.release(slot)
+            interrupts.raise_pending()
             spent = ev.spent()  # other workers may have spent some too
             if bar is not None:
                 bar.n = min(spent, config.budget)
@@ -214,6 +220,52 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
             bar.close()
     return program_result(sampled_trials(study), bench.id, name, o3, ev.spent(), config.metric,
                           time.perf_counter() - t0)
+
+
+class _Interrupts:
+    """Ctrl-C raises KeyboardInterrupt only inside :meth:`allowed` (a candidate's compile and
+    measurement); anywhere else, a study's database call among them, it is held until
+    :meth:`raise_pending`; a second Ctrl-C raises at once. Raised inside a SQLite call, it can leave a
+    cursor holding the file's lock, and the interrupted trial could then not be told: the search would
+    end in a traceback."""
+
+    def __init__(self):
+        self.pending = False
+        self._allowed = False
+
+    def handle(self, signum, frame):
+        again, self.pending = self.pending, True
+        if self._allowed or again:
+            self._allowed = False
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def allowed(self):
+        self.raise_pending()
+        self._allowed = True
+        try:
+            yield
+        finally:
+            self._allowed = False
+
+    def raise_pending(self):
+        if self.pending:
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _held_interrupts():
+    interrupts = _Interrupts()
+    # only the main thread can set a handler, and only Python's default one is replaced
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield interrupts
+        return
+    previous = signal.signal(signal.SIGINT, interrupts.handle)
+    try:
+        yield interrupts
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _resolve(config: SearchConfig):
