@@ -126,3 +126,27 @@ def test_a_nearer_reference_observed_later_replaces_an_earlier_prediction():
     table.observe("h1", {"f": other, "main": functions["main"]}, {"f": 205, "main": 2}, 300.0,
                   {"f": [1, 100, 1, 1], "main": [1, 1]})
     assert table.estimate(cand) != first
+
+
+def test_a_function_cold_in_every_profiled_variant_is_scaled_not_predicted():
+    calls = []
+
+    class Counting(_Halves):
+        def predict(self, pairs):
+            calls.append(len(pairs))
+            return super().predict(pairs)
+
+    # f ran 3 of the program's 400,000 instructions (below COLD_SHARE): scaled by length, as without a model
+    functions = {"f": REF, "main": "<main>:\nbl f\nret\n"}
+    seen = ("h0", functions, {"f": 3, "main": 2}, 400_000.0, {"f": [1, 0, 1, 0, 1], "main": [1, 1]})
+    table, plain = VariantTable(function_model=Counting()), VariantTable()
+    table.observe(*seen)
+    plain.observe(*seen)
+    cand = {"f": NEW, "main": functions["main"]}
+    assert table.estimate_many([cand]) == [plain.estimate(cand)] and table.estimate(cand) == plain.estimate(cand)
+    assert calls == []
+    # the same function hot: the model is asked
+    hot = VariantTable(function_model=Counting())
+    hot.observe("h0", functions, {"f": 300_000, "main": 2}, 400_000.0, {"f": [1, 0, 1, 0, 1], "main": [1, 1]})
+    hot.estimate_many([cand])
+    assert calls == [1]

@@ -56,6 +56,9 @@ __all__ = ["VariantTable", "block_shape"]
 _COND = re.compile(r"(b\.\w+|cbn?z|tbn?z)\s")
 _JUMP = re.compile(r"b\s")
 _LABEL = re.compile(r"\bL\d+\b")
+#: a function that ran less than this share of the program's lowest count in each of its profiled
+#: variants is scaled from its nearest variant, not predicted: the model's time goes where counts are
+COLD_SHARE = 1e-4
 
 
 def _h(text: str) -> str:
@@ -178,9 +181,13 @@ class VariantTable:
 
     def needs_model(self, f: str, text_key: str, context_key: str, text: str) -> bool:
         """Whether the function model predicts this variant of ``f``: text and shape never measured,
-        and a block-profiled variant of ``f`` to read beside it."""
-        return (self.function_model is not None and f in self.references and context_key not in self.by_context
-                and text_key not in self.by_text and (f, block_shape(text)[1]) not in self.by_shape)
+        and a block-profiled variant of ``f`` to read beside it that is not cold (:data:`COLD_SHARE`)."""
+        return (self._model_reads(f) and context_key not in self.by_context and text_key not in self.by_text
+                and (f, block_shape(text)[1]) not in self.by_shape)
+
+    def _model_reads(self, f: str) -> bool:
+        refs = self.references.get(f) if self.function_model is not None else None
+        return bool(refs) and max(c for _, _, c in refs) >= COLD_SHARE * self.best
 
     def _predict(self, todo: dict[tuple[str, str], str]) -> None:
         from costtune.model.variant_model import tokenize
@@ -211,7 +218,7 @@ class VariantTable:
                     total += sum(c * n for c, n in zip(counts, lengths))
                 elif exact:
                     return None
-                elif self.function_model is not None and f in self.references:
+                elif self._model_reads(f):
                     if (f, tk) not in self._learned:
                         self._predict({(f, tk): functions[f]})
                     total += self._learned[(f, tk)]
