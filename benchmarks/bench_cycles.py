@@ -15,7 +15,7 @@ It also measures the overhead of ``cycles`` over ``insns`` per AArch64 candidate
 cache for a program's candidates in turn, as collect sees it) and warm (the
 candidate again).
 
-    .venv/bin/python benchmarks/bench_cycles.py --programs bitcount sorting ... --samples 16 \
+    .venv/bin/python benchmarks/bench_cycles.py --programs bitcount sorting polybench/gemm ... --samples 16 \
         --json-out benchmarks/results/bench_cycles.json
 """
 
@@ -32,7 +32,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from costtune import process
-from costtune.benchmarks import get_suite
+from costtune.benchmarks import get_benchmark, get_suite
 from costtune.collect import CollectConfig, plan_jobs
 from costtune.compile import compile_benchmark
 from costtune.measure import QemuRunner, WallConfig, measure
@@ -145,7 +145,7 @@ def overhead(benches, tc, n: int) -> dict:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-cycles-") as tmp:
         for bench in benches:
-            cfg = CollectConfig(suite="builtin", benchmarks=[bench.name], samples=3 * n, space="o3-edits",
+            cfg = CollectConfig(suite=bench.suite, benchmarks=[bench.name], samples=3 * n, space="o3-edits",
                                 references=("O3",), seed=1)
             shared = CostCache(Path(tmp) / f"{bench.name}-seq.sqlite")
             seen = set()
@@ -241,7 +241,8 @@ def report(result: dict) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--programs", nargs="+", default=["bitcount", "sorting", "strsearch", "dijkstra", "stencil",
+    ap.add_argument("--programs", nargs="+", help="builtin names, or suite/name of any suite (e.g. "
+                    "polybench/gemm, cbench/bzip2-decode with COSTTUNE_CBENCH_ROOT)", default=["bitcount", "sorting", "strsearch", "dijkstra", "stencil",
                                                       "huffman", "fixdsp", "sha256"])
     ap.add_argument("--samples", type=int, default=16, help="o3-edits candidates per program besides O0..O3")
     ap.add_argument("--overhead-programs", type=int, default=3, help="programs in the overhead measurement")
@@ -263,8 +264,7 @@ def main(argv=None) -> int:
         report(result)
         return 0
     cpu = _mca_info(str(mca_path(tc)))[1]
-    suite = get_suite("builtin")
-    benches = [suite.get(p) for p in args.programs]
+    benches = [get_benchmark(p) if "/" in p else get_suite("builtin").get(p) for p in args.programs]
     wall_cfg = WallConfig(min_runs=5, max_runs=args.max_runs, rel_ci=args.rel_ci, budget_s=args.budget)
     t0 = time.perf_counter()
     result: dict = {"host_cpu": cpu, "llvm_mca": _mca_info(str(mca_path(tc)))[0], "samples": args.samples,
@@ -273,7 +273,7 @@ def main(argv=None) -> int:
     cache = CostCache()
     with tempfile.TemporaryDirectory(prefix="bench-cycles-host-") as tmp:
         for bench in ([] if args.overhead_only else benches):
-            cfg = CollectConfig(suite="builtin", benchmarks=[bench.name], samples=args.samples, space="o3-edits",
+            cfg = CollectConfig(suite=bench.suite, benchmarks=[bench.name], samples=args.samples, space="o3-edits",
                                 seed=args.seed, target="host")
             rows = []
             for job in plan_jobs(cfg, [bench], tc.llvm, tc.opt):
