@@ -848,6 +848,23 @@ def test_the_search_help_lists_every_shipped_strategy(capsys):
     assert "--strategy NAME|FILE" in text and "--config" not in text
 
 
+def test_without_a_strategy_a_search_runs_the_profile_screen_unless_a_flag_chooses_another_method(
+        tmp_path, capsys, monkeypatch):
+    import costtune.commands.search as search_cmd
+
+    seen = []
+    real = search_cmd.run_search
+    monkeypatch.setattr(search_cmd, "run_search", lambda config: seen.append(config) or real(config))
+    common = ["search", "--benchmarks", PROGRAM, "--budget", "2", "--repeat", "1", "--no-progress", "--json"]
+    assert cli_main([*common, "--out", str(tmp_path / "a")]) == 0
+    assert cli_main([*common, "--sampler", "tpe", "--out", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    screen = SearchConfig.load(search_cmd.DEFAULT_STRATEGY)
+    assert (seen[0].sampler, seen[0].model, seen[0].variants, seen[0].k) == ("proxy", "profile", True, screen.k)
+    assert seen[0].neighbours == screen.neighbours and seen[0].budget == 2
+    assert seen[1].sampler == "tpe" and not seen[1].variants and seen[1].k == SearchConfig().k
+
+
 def test_a_pass_catalog_that_does_not_load_leaves_no_out_behind(tmp_path, monkeypatch, capsys):
     """The catalog is loaded before OUT, search.db and records.db are made (a failure left them behind)."""
     monkeypatch.setenv("COSTTUNE_PASSES_DIR", str(tmp_path / "no-catalogs"))

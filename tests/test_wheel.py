@@ -115,7 +115,8 @@ def test_the_core_wheel_compiles_measures_and_searches_outside_the_repository(in
     assert prog["measurements"] == 2 and prog["o3_value"] > 1_000_000 and prog["best_value"] <= prog["o3_value"]
     assert (empty / "search" / "records.db").is_file() and (empty / "search" / "search.db").is_file()
     # the commands of extras that are not installed say which one, in one line
-    for args, extra in ((("serve",), "serve"), (("search", "--benchmarks", "checksum", "--budget", "2"), "train")):
+    for args, extra in ((("serve",), "serve"),
+                        (("search", "--benchmarks", "checksum", "--budget", "2", "--model", "default"), "train")):
         proc = run(*args, check=False)
         assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
             f"costtune: error: 'costtune {args[0]}' needs the {extra} extra: pip install 'costtune[{extra}]' "

@@ -9,6 +9,11 @@ from costtune.resources import shipped_strategies
 from costtune.search import NEIGHBOUR_MOVES, SAMPLERS, SPACES, WARM_MODES, SearchConfig, run_search
 from costtune.table import format_table
 
+#: what a search runs without --strategy: the best method measured (the screen ranked by the
+#: profile estimate). Naming a model, a server, a sampler or another metric starts from the
+#: SearchConfig defaults (search_default) instead, since those choose another method.
+DEFAULT_STRATEGY = "screen_profile"
+
 
 def register(sub):
     strategies = "\n".join(f"  {name:<22}{what}" for name, what in shipped_strategies().items())
@@ -28,7 +33,9 @@ def register(sub):
     p.add_argument("--strategy", metavar="NAME|FILE",
                    help="how to search: a shipped strategy by name (tpe, random, screen_profile, screen_model, "
                         "screen_model_retrain, search_quick, ...: listed below) or a SearchConfig YAML file; "
-                        "flags override its fields (default: the SearchConfig defaults, search_default)")
+                        f"flags override its fields (default: {DEFAULT_STRATEGY}, the best method measured; with "
+                        "--model, --server, --sampler or --metric other than insns: the SearchConfig defaults, "
+                        "search_default)")
     p.add_argument("--suite", help="builtin | cbench | csmith | DIR (default: builtin)")
     p.add_argument("--benchmarks", nargs="+", metavar="B", help="programs of the suite to search")
     p.add_argument("--budget", type=int, help="real measurements per program, O3 baseline included (default: 50)")
@@ -79,7 +86,12 @@ def register(sub):
 
 
 def run(args) -> int:
-    config = SearchConfig.load(args.strategy) if args.strategy else SearchConfig.from_dict({"budget": args.budget or 50})
+    if args.strategy:
+        config = SearchConfig.load(args.strategy)
+    elif args.model or args.server or args.sampler or args.metric not in (None, "insns"):
+        config = SearchConfig.from_dict({"budget": args.budget or 50})
+    else:
+        config = SearchConfig.load(DEFAULT_STRATEGY).override(budget=args.budget or 50)
     config = config.override(
         suite=args.suite, benchmarks=args.benchmarks, budget=args.budget, model=args.model, server=args.server,
         storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
