@@ -118,25 +118,61 @@ def test_search_on_cycles_and_a_study_never_mixes_metrics(tmp_path):
         run_search(SearchConfig(**base))
 
 
-def test_collect_and_dataset_on_cycles(tmp_path):
+@pytest.fixture(scope="module")
+def cycles_data(tmp_path_factory):
+    """Three builtin programs collected on cycles (o3-edits), and their dataset."""
     from costtune import dataset as ds
     from costtune.collect import CollectConfig, collect
 
-    db = str(tmp_path / "records.db")
+    root = tmp_path_factory.mktemp("cycles")
+    db = str(root / "records.db")
     programs = ["bitcount", "checksum", "sorting"]
     summary = collect(CollectConfig(suite="builtin", benchmarks=programs, samples=3, db=db, seed=5, repeat=1,
                                     space="o3-edits", metric="cycles", references=("O0", "O3")))
+    out = ds.build_dataset(db=db, out=root / "ds", metric="cycles:cortex-a57", eps=0.0, split=(1.0, 0.0, 0.0),
+                           split_explicit=True, plots=False)
+    return root, db, summary, out
+
+
+def test_collect_and_dataset_on_cycles(cycles_data):
+    from costtune import dataset as ds
+
+    root, db, summary, out = cycles_data
     assert summary.remaining == 0 and summary.errors == 0, summary
     with RecordStore(db) as s:
         recs = [r for r in s.records() if r.status == "ok"]
     assert {r.metric for r in recs} == {"cycles:cortex-a57"}
     assert all("cycles on cortex-a57" in r.detail["measure_detail"] for r in recs if r.reused_from is None)
-    out = ds.build_dataset(db=db, out=tmp_path / "ds", metric="cycles:cortex-a57", eps=0.0, split=(1.0, 0.0, 0.0),
-                           split_explicit=True, plots=False)
     assert out.total_candidates >= 6 and out.total_pairs > 0
-    lat = [json.loads(line)["latency"] for line in (tmp_path / "ds" / "ranking.jsonl").read_text().splitlines()]
+    lat = [json.loads(line)["latency"] for line in (root / "ds" / "ranking.jsonl").read_text().splitlines()]
     assert set(lat) <= {r.value for r in recs}
     # the same database read as instruction counts holds nothing: metrics never mix
     with pytest.raises(Exception, match="insns|valid record"):
-        ds.build_dataset(db=db, out=tmp_path / "ds2", metric="insns", split=(1.0, 0.0, 0.0), split_explicit=True,
+        ds.build_dataset(db=db, out=root / "ds2", metric="insns", split=(1.0, 0.0, 0.0), split_explicit=True,
                          plots=False)
+
+
+def test_a_cost_model_trains_on_a_cycles_dataset_and_scores_its_candidates(cycles_data):
+    pytest.importorskip("torch")
+    import math
+
+    from costtune.model import CostModel, PretrainConfig, TrainConfig
+    from costtune.model.pretrain import pretrain
+    from costtune.model.train import train
+    from costtune.tokenizer import train_spm
+
+    from costtune import dataset as ds
+
+    root, db = cycles_data[:2]
+    d = root / "ds_split"  # two programs to train on, one to test
+    ds.build_dataset(db=db, out=d, metric="cycles:cortex-a57", eps=0.0, split=(0.6, 0.0, 0.4), split_explicit=True,
+                     plots=False)
+    train_spm(d / "all_assembly.txt", 400, root / "tok")
+    pretrain(d / "all_assembly.txt", root / "tok", root / "base",
+             PretrainConfig(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128, max_len=64, steps=10,
+                            batch_size=4, lr=1e-2, warmup=2, threads=1, device="cpu"))
+    train(d, root / "base", root / "model", TrainConfig(max_len=64, max_chunks=2, group_size=3, epochs=1.0, lr=5e-3,
+                                                        warmup=1, threads=1, device="cpu"))
+    rows = [json.loads(line) for line in (d / "ranking.jsonl").read_text().splitlines()]
+    costs = CostModel.from_pretrained(root / "model").score([r["functions"] for r in rows])
+    assert len(costs) == len(rows) and all(math.isfinite(c) for c in costs) and len(set(costs)) > 1
