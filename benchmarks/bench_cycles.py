@@ -32,7 +32,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from costtune import process
-from costtune.benchmarks import get_benchmark, get_suite
+from costtune.benchmarks import get_benchmark
 from costtune.collect import CollectConfig, plan_jobs
 from costtune.compile import compile_benchmark
 from costtune.measure import QemuRunner, WallConfig, measure
@@ -264,7 +264,7 @@ def main(argv=None) -> int:
         report(result)
         return 0
     cpu = _mca_info(str(mca_path(tc)))[1]
-    benches = [get_benchmark(p) if "/" in p else get_suite("builtin").get(p) for p in args.programs]
+    benches = [get_benchmark(p if "/" in p else f"builtin/{p}") for p in args.programs]
     wall_cfg = WallConfig(min_runs=5, max_runs=args.max_runs, rel_ci=args.rel_ci, budget_s=args.budget)
     t0 = time.perf_counter()
     result: dict = {"host_cpu": cpu, "llvm_mca": _mca_info(str(mca_path(tc)))[0], "samples": args.samples,

@@ -89,9 +89,9 @@ def run(args) -> int:
     if args.strategy:
         config = SearchConfig.load(args.strategy)
     elif args.model or args.server or args.sampler or args.metric not in (None, "insns"):
-        config = SearchConfig.from_dict({"budget": args.budget or 50})
+        config = SearchConfig()
     else:
-        config = SearchConfig.load(DEFAULT_STRATEGY).override(budget=args.budget or 50)
+        config = SearchConfig.load(DEFAULT_STRATEGY)
     config = config.override(
         suite=args.suite, benchmarks=args.benchmarks, budget=args.budget, model=args.model, server=args.server,
         storage=args.storage, db=args.db, k=args.k, sampler=args.sampler, space=args.space,
