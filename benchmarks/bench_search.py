@@ -140,6 +140,13 @@ def strategy_config(run: Run, program: str, repeat: int | None, args) -> SearchC
                         warm_start=warm_storages(args.warm_runs, program) if run.warm else None)
 
 
+def schedule(runs: list[Run], programs: list, args) -> list[tuple[str, SearchConfig]]:
+    """(label, config) of every (run, program), program by program - a benchmark cut short leaves
+    whole rows - and in a program the screened searches (k compiles a trial) and larger budgets first."""
+    jobs = [(i, r.label, strategy_config(r, b, repeat, args)) for r in runs for i, (b, repeat) in enumerate(programs)]
+    return [(label, cfg) for _, label, cfg in sorted(jobs, key=lambda j: (j[0], not j[2].uses_model, -j[2].budget))]
+
+
 def reach(history: list, target: float | None) -> int | None:
     """1-based number of measurements after which best-so-far <= target."""
     if target is None:
@@ -465,11 +472,10 @@ def main(argv=None) -> int:
         done = [_finished(out, r.label, b) for r in runs for b in names]
     else:
         try:  # every strategy file and program setting is checked before the first search starts
-            jobs = [(r.label, strategy_config(r, b, repeat, args)) for r in runs for b, repeat in programs]
+            jobs = schedule(runs, programs, args)
         except CostTuneError as e:
             print(f"bench_search: error: {e}", file=sys.stderr)
             return 2
-        jobs.sort(key=lambda j: (not j[1].uses_model, -j[1].budget))  # screened searches compile k a trial: first
         if args.jobs == 1:
             done = [_run_one(label, cfg) for label, cfg in jobs]
         else:

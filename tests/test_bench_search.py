@@ -84,6 +84,14 @@ def test_every_shipped_strategy_becomes_a_search_of_one_program_at_the_runs_budg
     assert bench.strategy_config(bench.Run("t", "tpe", 5, 0, False), "bitcount", None, args).suite == "builtin"
 
 
+def test_searches_run_program_by_program_the_screened_and_larger_budgets_first(tmp_path):
+    args = bench.parser().parse_args(["--out", str(tmp_path)])
+    runs = bench.parse_runs(["random@40", "tpe@100:0,1", "screen_profile@40"], budget=40)
+    jobs = bench.schedule(runs, [("cbench/telecom-gsm", 1), ("bitcount", None)], args)
+    assert [(label, cfg.benchmarks[0]) for label, cfg in jobs] == [
+        (label, b) for b in ("telecom-gsm", "bitcount") for label in ("screen_profile", "tpe", "tpe-s1", "random")]
+
+
 def test_the_heldout_list_is_the_six_and_one_test_program_of_each_of_12_other_families():
     """The fixed held-out set: chosen once (by the rule its header states) and kept as the corpus
     grows; every program stays in the test split, one per family, none builtin or of the six's."""
