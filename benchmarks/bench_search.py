@@ -28,7 +28,9 @@ TPE's final geomean, beside the measurements TPE itself needed), and CPU seconds
 own and their tools'). ``+warm`` runs start from the best pipelines that the studies of
 ``--warm-runs EARLIER_OUT`` found for programs of *other* families (leave one family out).
 ``--references EARLIER/bench_search.json`` takes the TPE runs from an earlier run instead of
-repeating them (exact counts, seeded: TPE repeats its history measurement by measurement).
+repeating them (exact counts, seeded: TPE repeats its history measurement by measurement);
+``--done EARLIER/bench_search.json`` takes every (run, program) search it finished at the same budget
+and runs only the rest (a benchmark longer than one machine's time, continued on another).
 Prints a table and writes OUT/bench_search.json.
 """
 
@@ -140,11 +142,33 @@ def strategy_config(run: Run, program: str, repeat: int | None, args) -> SearchC
                         warm_start=warm_storages(args.warm_runs, program) if run.warm else None)
 
 
-def schedule(runs: list[Run], programs: list, args) -> list[tuple[str, SearchConfig]]:
-    """(label, config) of every (run, program), program by program - a benchmark cut short leaves
-    whole rows - and in a program the screened searches (k compiles a trial) and larger budgets first."""
-    jobs = [(i, r.label, strategy_config(r, b, repeat, args)) for r in runs for i, (b, repeat) in enumerate(programs)]
+def schedule(runs: list[Run], programs: list, args, skip=frozenset()) -> list[tuple[str, SearchConfig]]:
+    """(label, config) of every (run, program) not in ``skip`` ((label, program) pairs), program by
+    program - a benchmark cut short leaves whole rows - and in a program the screened searches (k
+    compiles a trial) and larger budgets first."""
+    jobs = [(i, r.label, strategy_config(r, b, repeat, args)) for r in runs for i, (b, repeat) in enumerate(programs)
+            if (r.label, b) not in skip]
     return [(label, cfg) for _, label, cfg in sorted(jobs, key=lambda j: (j[0], not j[2].uses_model, -j[2].budget))]
+
+
+def load_done(path: Path, runs: list[Run], names: list) -> dict:
+    """The (run, program) searches an earlier bench_search.json finished at the same budget:
+    {(label, program): (label, {program: result}, CPU seconds)} - what _run_one returns."""
+    try:
+        ran = json.loads(path.read_text())["methods"]
+    except (OSError, ValueError, KeyError) as e:
+        raise SystemExit(f"bench_search: error: --done {path}: not a bench_search.json ({e})")
+    out = {}
+    for r in runs:
+        earlier = ran.get(r.label, {})
+        if earlier.get("budget") != r.budget or earlier.get("warm", False) != r.warm:
+            continue
+        for key, p in earlier.get("programs", {}).items():
+            i = _order(key, names)
+            if i < len(names) and p.get("cpu_seconds") is not None and p.get("measurements", 0) >= r.budget:
+                p = {k: v for k, v in p.items() if k not in ("at", "to_reach_tpe")}  # summarize() adds them again
+                out[(r.label, names[i])] = (r.label, {key: p}, p["cpu_seconds"])
+    return out
 
 
 def reach(history: list, target: float | None) -> int | None:
@@ -374,6 +398,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--references", type=Path, help="an earlier bench_search.json: its unguided TPE runs "
                     "(tpe, tpe-s1, ...) on these programs are the references of the tests, where not run here "
                     "(instruction counts are exact and seeded TPE repeats its history measurement by measurement)")
+    ap.add_argument("--done", type=Path, help="an earlier bench_search.json: the (run, program) searches it "
+                    "finished at the same budget are taken from it, not run again (a long benchmark across "
+                    "machines: commit its JSON, go on elsewhere)")
     ap.add_argument("--out", default="bench_search_out", help="output directory (default: bench_search_out)")
     ap.add_argument("--fresh", action="store_true", help="delete OUT first (otherwise studies resume)")
     ap.add_argument("--report", action="store_true", help="run nothing: the table of the searches in OUT that "
@@ -468,26 +495,29 @@ def main(argv=None) -> int:
     if args.fresh and out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
+    earlier = load_done(args.done, runs, names) if args.done else {}
     if args.report:
-        done = [_finished(out, r.label, b) for r in runs for b in names]
+        done = [earlier.get((r.label, b)) or _finished(out, r.label, b) for r in runs for b in names]
     else:
         try:  # every strategy file and program setting is checked before the first search starts
-            jobs = schedule(runs, programs, args)
+            jobs = schedule(runs, programs, args, skip=set(earlier))
         except CostTuneError as e:
             print(f"bench_search: error: {e}", file=sys.stderr)
             return 2
         if args.jobs == 1:
-            done = [_run_one(label, cfg) for label, cfg in jobs]
+            done = list(earlier.values()) + [_run_one(label, cfg) for label, cfg in jobs]
         else:
             import multiprocessing as mp
 
             with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1, initializer=_die_with_parent,
                                                initargs=(os.getpid(),)) as pool:
-                done = pool.starmap(_run_one, jobs, chunksize=1)
+                done = list(earlier.values()) + pool.starmap(_run_one, jobs, chunksize=1)
     results = {r.label: {"strategy": r.strategy, "budget": r.budget, "seed": r.seed, "warm": r.warm,
                          "strategy_fields": _fields(r.strategy), "seconds": 0.0, "programs": {}} for r in runs}
     for label, prog, seconds in done:  # CPU seconds, the searches' own and their tools'
         results[label]["seconds"] = round(results[label]["seconds"] + seconds, 1)
+        for p in prog.values():
+            p["cpu_seconds"] = round(seconds, 1)
         results[label]["programs"].update(prog)
     for r in results.values():  # the order of the programs given
         r["programs"] = {k: r["programs"][k] for k in sorted(r["programs"], key=lambda k: _order(k, names))}

@@ -92,6 +92,30 @@ def test_searches_run_program_by_program_the_screened_and_larger_budgets_first(t
         (label, b) for b in ("telecom-gsm", "bitcount") for label in ("screen_profile", "tpe", "tpe-s1", "random")]
 
 
+def test_searches_an_earlier_json_finished_at_the_same_budget_are_not_run_again(tmp_path):
+    import json
+
+    args = bench.parser().parse_args(["--out", str(tmp_path)])
+    runs = bench.parse_runs(["tpe@100", "screen_profile@40"], budget=40)
+    names = ["cbench/telecom-gsm", "bitcount"]
+    done = {"tpe": {"budget": 100, "programs": {
+                "cbench/telecom-gsm": {"history": [1.0, 0.9], "measurements": 100, "cpu_seconds": 12.5, "at": {}},
+                "builtin/bitcount": {"history": [1.0], "measurements": 37, "cpu_seconds": 3.0}}},  # cut short
+            "screen_profile": {"budget": 20, "programs": {  # another budget: not this run
+                "cbench/telecom-gsm": {"history": [1.0], "measurements": 20, "cpu_seconds": 1.0}}}}
+    path = tmp_path / "bench_search.json"
+    path.write_text(json.dumps({"methods": done}))
+    earlier = bench.load_done(path, runs, names)
+    assert earlier == {("tpe", "cbench/telecom-gsm"): ("tpe", {"cbench/telecom-gsm": {
+        "history": [1.0, 0.9], "measurements": 100, "cpu_seconds": 12.5}}, 12.5)}
+    jobs = bench.schedule(runs, [(b, None) for b in names], args, skip=set(earlier))
+    assert [(label, cfg.benchmarks[0]) for label, cfg in jobs] == [
+        ("screen_profile", "telecom-gsm"), ("screen_profile", "bitcount"), ("tpe", "bitcount")]
+    path.write_text("{}")
+    with pytest.raises(SystemExit, match="--done .*not a bench_search.json"):
+        bench.load_done(path, runs, names)
+
+
 def test_the_heldout_list_is_the_six_and_one_test_program_of_each_of_12_other_families():
     """The fixed held-out set: chosen once (by the rule its header states) and kept as the corpus
     grows; every program stays in the test split, one per family, none builtin or of the six's."""
