@@ -150,3 +150,35 @@ def test_a_function_cold_in_every_profiled_variant_is_scaled_not_predicted():
     hot.observe("h0", functions, {"f": 300_000, "main": 2}, 400_000.0, {"f": [1, 0, 1, 0, 1], "main": [1, 1]})
     hot.estimate_many([cand])
     assert calls == [1]
+
+
+def test_a_search_in_which_the_model_orders_measured_candidates_worse_than_length_scaling_falls_back_to_it():
+    from costtune.search.variants import MIN_CHECKS
+
+    main = "<main>:\nbl f\nret\n"
+    # variant k: k more instructions, run k x 100 times; the length scaling orders them right
+    variants = [NEW.replace("mov w8, wzr\n", "mov w8, wzr\n" + "add w9, w9, #1\n" * k) for k in range(1, MIN_CHECKS + 2)]
+    for step, trusted in ((-0.1, False), (0.1, True)):  # the model's predictions fall / rise with k
+        calls = []
+
+        class Ordered:
+            def predict(self, pairs):
+                calls.append(len(pairs))
+                return [step * len(calls)] * len(pairs)
+
+        table, plain = VariantTable(function_model=Ordered()), VariantTable()
+        for t in (table, plain):
+            t.observe("h0", {"f": REF, "main": main}, {"f": 305, "main": 2}, 400.0,
+                      {"f": [1, 100, 1, 1, 1], "main": [1, 1]})
+        for k, text in enumerate(variants[:MIN_CHECKS], 1):  # measured, not block-profiled: no new reference
+            assert table.model_trusted()
+            for t in (table, plain):
+                t.observe(f"h{k}", {"f": text, "main": main}, {"f": 100 * k, "main": 2}, 100 * k + 95.0)
+        assert len(table.checks) == MIN_CHECKS and calls == [1] * MIN_CHECKS  # each estimated once, as measured
+        assert table.model_trusted() == trusted
+        cand = {"f": variants[-1], "main": main}
+        n = len(calls)
+        if trusted:
+            assert table.estimate_many([cand]) != [plain.estimate(cand)] and len(calls) == n + 1
+        else:  # the length scaling, as without a model, and the model is not asked
+            assert table.estimate_many([cand]) == [plain.estimate(cand)] and len(calls) == n

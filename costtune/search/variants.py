@@ -59,6 +59,9 @@ _LABEL = re.compile(r"\bL\d+\b")
 #: a function that ran less than this share of the program's lowest count in each of its profiled
 #: variants is scaled from its nearest variant, not predicted: the model's time goes where counts are
 COLD_SHARE = 1e-4
+#: measured candidates that the function model and the length scaling estimated differently, before
+#: the model's trust is judged by how well each ordered them (:meth:`VariantTable.model_trusted`)
+MIN_CHECKS = 4
 
 
 def _h(text: str) -> str:
@@ -112,7 +115,11 @@ class VariantTable:
 
     With a ``function_model`` (:class:`costtune.model.variant_model.VariantModel`), a variant of
     new shape is predicted by the model from the block-profiled variant of its function nearest
-    in static length, instead of scaling that variant's count by the length ratio."""
+    in static length, instead of scaling that variant's count by the length ratio. Each measured
+    candidate is estimated both ways before it joins the table: once :data:`MIN_CHECKS` candidates
+    were estimated differently, the model is used only while it orders them (pairwise, by their
+    measured counts) at least as well as the scaling (:meth:`model_trusted`) - in a search on which
+    the model ranks worse than the estimate it sits in, the estimate takes over."""
 
     def __init__(self, function_model=None):
         self.by_text: dict[str, list[float]] = {}
@@ -126,11 +133,17 @@ class VariantTable:
         self.references: dict[str, list[tuple[int, list[str], float]]] = {}
         self.function_model = function_model
         self._learned: dict[tuple[str, str], float] = {}  #: (function, text hash) -> predicted count
+        #: (estimate with the model, with the length scaling, measured count) of measured candidates
+        #: that the two estimated differently
+        self.checks: list[tuple[float, float, float]] = []
+        self._trusted = True
 
     def observe(self, binary_hash: str, functions: dict[str, str], per_function: dict[str, int], total: float,
                 block_counts: dict[str, list[int]] | None = None) -> None:
         """Record one measured candidate: its own functions, its profile's per-function counts and,
         where known, how often each function's blocks ran (in :func:`block_shape`'s order)."""
+        if self.library and self.function_model is not None:
+            self._check(functions, total)
         self.profiled.add(binary_hash)
         own = 0.0
         for f, (tk, ck) in variant_keys(functions).items():
@@ -167,7 +180,7 @@ class VariantTable:
     def estimate_many(self, candidates: list[dict[str, str]]) -> list[float | None]:
         """:meth:`estimate` of each candidate; the function model (if any) runs once, batched,
         over every new variant among them."""
-        if self.function_model is not None and self.library:
+        if self.function_model is not None and self.library and self.model_trusted():
             todo = {}
             for functions in candidates:
                 for f, (tk, ck) in variant_keys(functions).items():
@@ -189,6 +202,33 @@ class VariantTable:
         refs = self.references.get(f) if self.function_model is not None else None
         return bool(refs) and max(c for _, _, c in refs) >= COLD_SHARE * self.best
 
+    def model_trusted(self) -> bool:
+        """Whether new variants are predicted by the function model: until :data:`MIN_CHECKS`
+        measured candidates were estimated differently with and without it, yes; then while the
+        estimates with the model order those candidates' pairs at least as well as without."""
+        return self._trusted
+
+    def _judge(self) -> bool:
+        if len(self.checks) < MIN_CHECKS:
+            return True
+        right = [0, 0]
+        for i, a in enumerate(self.checks):
+            for b in self.checks[i + 1:]:
+                if a[2] != b[2]:
+                    for k in (0, 1):
+                        right[k] += (a[k] < b[k]) == (a[2] < b[2]) and a[k] != b[k]
+        return right[0] >= right[1]
+
+    def _check(self, functions: dict[str, str], total: float) -> None:
+        """Before a measured candidate joins: its estimates with the model and with the scaling."""
+        todo = {(f, tk): functions[f] for f, (tk, ck) in variant_keys(functions).items()
+                if self.needs_model(f, tk, ck, functions[f]) and (f, tk) not in self._learned}
+        self._predict(todo)
+        with_model, scaled = self._count(functions, False, model=True), self._count(functions, False, model=False)
+        if with_model != scaled:
+            self.checks.append((with_model, scaled, total))
+            self._trusted = self._judge()
+
     def _predict(self, todo: dict[tuple[str, str], str]) -> None:
         from costtune.model.variant_model import tokenize
 
@@ -202,7 +242,9 @@ class VariantTable:
         for key, ref, lr in zip(keys, refs, self.function_model.predict(pairs) if pairs else []):
             self._learned[key] = max((ref + 1) * math.exp(lr) - 1, 0.0)
 
-    def _count(self, functions: dict[str, str], exact: bool) -> float | None:
+    def _count(self, functions: dict[str, str], exact: bool, model: bool | None = None) -> float | None:
+        """The count of ``functions`` (see :meth:`estimate`); ``model``: whether new variants are
+        predicted by the function model (default: while :meth:`model_trusted`)."""
         if not self.library:
             return None
         total = statistics.median(self.library)
@@ -218,7 +260,7 @@ class VariantTable:
                     total += sum(c * n for c, n in zip(counts, lengths))
                 elif exact:
                     return None
-                elif self._model_reads(f):
+                elif self._model_reads(f) and (self.model_trusted() if model is None else model):
                     if (f, tk) not in self._learned:
                         self._predict({(f, tk): functions[f]})
                     total += self._learned[(f, tk)]
