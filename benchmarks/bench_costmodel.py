@@ -145,6 +145,9 @@ def main() -> int:
     ap.add_argument("--variant-model", action="append", default=[], metavar="DIR",
                     help="a function-variant model (benchmarks/train_variant_model.py): the profile estimate "
                          "with its new variants predicted by the model (repeatable)")
+    ap.add_argument("--adapt", type=int, default=0, metavar="EPOCHS",
+                    help="warm: also each variant model fine-tuned for EPOCHS on the known candidates' variants "
+                         "it read (what a search's --retrain-every does)")
     ap.add_argument("--no-residual", action="store_true", help="skip the learned residual of the profile estimate")
     ap.add_argument("--seeds", default="0", help="GBM/random seeds (comma list; default 0)")
     ap.add_argument("--cbench-root", help="cTuning checkout (default COSTTUNE_CBENCH_ROOT)")
@@ -219,6 +222,9 @@ def main() -> int:
             for name, vm in variant_models.items():
                 scorers[name] = lambda cs, t=variant_table(p, known, bench_of, tc, vm): t.estimate_many(
                     [c.functions for c in cs])
+                if args.adapt and setting == "warm":  # fine-tuned on the known variants it read (timed)
+                    scorers[f"{name}+adapt"] = lambda cs, t=variant_table(p, known, bench_of, tc, vm): (
+                        t.adapt(args.adapt), t.estimate_many([c.functions for c in cs]))[1]
             ref = reference_of(known)
             for s, res in residuals.items():
                 if ref is not None:

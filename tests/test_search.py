@@ -729,6 +729,23 @@ def test_profile_model_turns_on_variants_and_searches(tmp_path):
     assert not SearchConfig(benchmarks=[PROGRAM], sampler="tpe", model="profile").variants  # no screen, no profiles
 
 
+def test_retrain_every_with_the_variant_model_fine_tunes_it_on_the_program_every_m_measurements(tmp_path, monkeypatch):
+    from costtune.search import variants as variants_mod
+
+    adapted_at = []
+    real = variants_mod.VariantTable.adapt
+
+    def spy(self, epochs=2, lr=1e-4):
+        adapted_at.append((len(self.profiled), epochs))
+        return real(self, epochs=epochs, lr=lr)
+
+    monkeypatch.setattr(variants_mod.VariantTable, "adapt", spy)
+    cfg = _config(tmp_path, model="variant", budget=5, retrain_every=2, retrain_epochs=1.0)
+    (p,) = run_search(cfg).programs
+    assert p.measurements == 5 and p.best_value <= p.o3_value
+    assert [e for _, e in adapted_at] == [1, 1] and all(n >= 2 for n, _ in adapted_at)  # after measurements 2 and 4
+
+
 def test_block_counts_of_a_real_profile_add_up_to_each_functions_count():
     from costtune.asm import program_functions
     from costtune.benchmarks import get_benchmark

@@ -182,3 +182,20 @@ def test_a_search_in_which_the_model_orders_measured_candidates_worse_than_lengt
             assert table.estimate_many([cand]) != [plain.estimate(cand)] and len(calls) == n + 1
         else:  # the length scaling, as without a model, and the model is not asked
             assert table.estimate_many([cand]) == [plain.estimate(cand)] and len(calls) == n
+
+
+def test_adapt_fine_tunes_a_copy_of_the_model_on_the_measured_variants_it_read(tmp_path):
+    main = "<main>:\nbl f\nret\n"
+    model = train(_examples(8), tmp_path / "vm", epochs=1, batch=8, dim=32, layers=1, heads=2, log=lambda m: None)
+    table = VariantTable(function_model=model)
+    assert not table.adapt()  # nothing measured yet
+    table.observe("h0", {"f": REF, "main": main}, {"f": 305, "main": 2}, 400.0,
+                  {"f": [1, 100, 1, 1, 1], "main": [1, 1]})
+    table.observe("h1", {"f": NEW, "main": main}, {"f": 50, "main": 2}, 145.0)  # a new variant the model read
+    (ex,) = table.examples
+    assert ex["new"] == tokenize(NEW) and ex["target"] == pytest.approx(math.log(51 / 306))
+    pair = [(ex["ref"], ex["new"])]
+    before = model.predict(pair)
+    assert table.adapt(epochs=40, lr=3e-3)
+    assert table.function_model is not model and model.predict(pair) == before  # the shipped model is untouched
+    assert abs(table.function_model.predict(pair)[0] - ex["target"]) < 0.3 < abs(before[0] - ex["target"])

@@ -244,6 +244,21 @@ def load(path: str | Path, device: str = "cpu", threads: int | None = None) -> V
     return VariantModel.load(path, device, threads)
 
 
+def adapted(model: VariantModel | Ensemble, examples: list[dict], *, epochs: int = 2, lr: float = 1e-4,
+            seed: int = 0) -> VariantModel | Ensemble:
+    """A copy of ``model`` (each member of an ensemble) fine-tuned on ``examples`` (see :func:`train`);
+    ``model`` itself is unchanged (a search adapts it to one program at a time)."""
+    import copy
+
+    members = model.members if isinstance(model, Ensemble) else [model]
+    out = []
+    for m in members:
+        m = copy.deepcopy(m)
+        fit(m, examples, epochs=epochs, lr=lr, batch=16, seed=seed, log=lambda msg: None)
+        out.append(m)
+    return Ensemble(out) if isinstance(model, Ensemble) else out[0]
+
+
 def is_variant_model(path: str | Path) -> bool:
     p = Path(path)
     return (p / "variant_model.json").is_file() or (p / "ensemble.json").is_file()
@@ -268,17 +283,32 @@ def train(examples: list[dict], out: Path, *, validation: list[dict] | None = No
     ``weight``: the function's share of its program's count matters, a function that never
     runs little); keeps the epoch with the lowest weighted validation error when ``validation``
     is given."""
-    import random
     from collections import Counter
 
     import torch
 
     torch.manual_seed(seed)
-    rng = random.Random(seed)
     freq = Counter(t for e in examples for side in ("ref", "new") for t in e[side][:MAX_SIDE])
     vocab = list(SPECIAL) + sorted(t for t, c in freq.items() if c >= min_count and t not in SPECIAL)
     model = VariantModel(vocab, dim, layers, heads, device=device)
     model.net.to(device)
+    fit(model, examples, validation=validation, epochs=epochs, lr=lr, batch=batch, seed=seed, reseed=False, log=log)
+    model.save(out)
+    return model
+
+
+def fit(model: VariantModel, examples: list[dict], *, validation: list[dict] | None = None, epochs: int = 20,
+        lr: float = 3e-4, batch: int = 64, seed: int = 0, reseed: bool = True, log=print) -> None:
+    """Train ``model`` in place on ``examples`` (see :func:`train`): a new model, or one adapted to
+    the variants a search measured (``reseed``: torch's generator starts from ``seed``)."""
+    import random
+
+    import torch
+
+    if reseed:
+        torch.manual_seed(seed)
+    rng = random.Random(seed)
+    device = model.device
     opt = torch.optim.AdamW(model.net.parameters(), lr=lr, weight_decay=0.01)
     enc = [(model.encode(e["ref"], e["new"]), e["target"], e.get("weight", 1.0)) for e in examples]
     steps = epochs * math.ceil(len(enc) / batch)
@@ -318,5 +348,4 @@ def train(examples: list[dict], out: Path, *, validation: list[dict] | None = No
         log(msg)
     if best_state is not None:
         model.net.load_state_dict(best_state)
-    model.save(out)
-    return model
+    model.net.eval()

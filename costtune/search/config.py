@@ -83,9 +83,6 @@ class SearchConfig(YamlConfig):
             raise ConfigError("give --model or --server, not both")
         if self.retrain_every and self.model in (STATIC, PROFILE):
             raise ConfigError(f"--retrain-every needs a cost model; --model {self.model} has nothing to retrain")
-        if self.retrain_every and is_variant_model(self.model):
-            raise ConfigError("--retrain-every retrains an LLM scorer; a variant model is used as trained "
-                              "(the search's own profiles already refine its references)")
         if (self.model == PROFILE or is_variant_model(self.model)) and self.sampler == "proxy":
             self.variants = True  # its estimates come from the variant table's block profiles
         from costtune.measure.cycles import metric_name

@@ -76,8 +76,8 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
         out.mkdir(parents=True, exist_ok=True)
         storage = load_storage(config.storage_url, config.heartbeat)
         store = RecordStore(config.db_url)
-        if scorer is not None and config.retrain_every:
-            from costtune.model.retrain import Retrainer
+        if scorer is not None and config.retrain_every and getattr(scorer, "function_model", None) is None:
+            from costtune.model.retrain import Retrainer  # an LLM scorer (a variant model adapts per program)
 
             retrainer = Retrainer(scorer, config.db_url, [b.id for b in benches], out, config.retrain_every,
                                   epochs=config.retrain_epochs, threads=config.threads, target=config.target,
@@ -162,6 +162,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
 
         bar = tqdm(total=config.budget, desc=bench.id, unit="meas", file=sys.stderr, dynamic_ncols=True)
     spent = ev.spent()
+    adapting = bool(config.retrain_every) and variants is not None and variants.function_model is not None
     told = {params_key(t.params) for t in study.get_trials(deepcopy=False)} if config.tell_predicted else set()
 
     def objective(trial):
@@ -181,6 +182,10 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
             spent += 1
             if retrainer is not None:
                 retrainer.note(1)
+            if adapting and spent % config.retrain_every == 0:  # a variant model: fine-tuned on this program
+                if variants.adapt(epochs=max(1, round(config.retrain_epochs))):
+                    log.info("%s: variant model fine-tuned on the %d measured variants it read", bench.id,
+                             len(variants.examples))
         if config.tell_predicted:
             tell_predicted(study, sampler, scorer_fn, params, dists, o3, config, told)
         if status not in ("ok", "predicted") or value is None:  # predicted: told, not measured

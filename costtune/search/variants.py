@@ -137,13 +137,16 @@ class VariantTable:
         #: that the two estimated differently
         self.checks: list[tuple[float, float, float]] = []
         self._trusted = True
+        #: the measured variants the model read (reference and new tokens, target log ratio, weight):
+        #: what :meth:`adapt` fine-tunes it on
+        self.examples: list[dict] = []
 
     def observe(self, binary_hash: str, functions: dict[str, str], per_function: dict[str, int], total: float,
                 block_counts: dict[str, list[int]] | None = None) -> None:
         """Record one measured candidate: its own functions, its profile's per-function counts and,
         where known, how often each function's blocks ran (in :func:`block_shape`'s order)."""
         if self.library and self.function_model is not None:
-            self._check(functions, total)
+            self._check(functions, per_function, total)
         self.profiled.add(binary_hash)
         own = 0.0
         for f, (tk, ck) in variant_keys(functions).items():
@@ -219,15 +222,41 @@ class VariantTable:
                         right[k] += (a[k] < b[k]) == (a[2] < b[2]) and a[k] != b[k]
         return right[0] >= right[1]
 
-    def _check(self, functions: dict[str, str], total: float) -> None:
-        """Before a measured candidate joins: its estimates with the model and with the scaling."""
-        todo = {(f, tk): functions[f] for f, (tk, ck) in variant_keys(functions).items()
-                if self.needs_model(f, tk, ck, functions[f]) and (f, tk) not in self._learned}
-        self._predict(todo)
+    def _check(self, functions: dict[str, str], per_function: dict[str, int], total: float) -> None:
+        """Before a measured candidate joins: its estimates with the model and with the scaling,
+        and an example for :meth:`adapt` of each new variant the model read."""
+        from costtune.model.variant_model import tokenize
+
+        read = {(f, tk): functions[f] for f, (tk, ck) in variant_keys(functions).items()
+                if self.needs_model(f, tk, ck, functions[f])}
+        self._predict({k: text for k, text in read.items() if k not in self._learned})
+        for (f, _), text in read.items():
+            if f in per_function:
+                tokens, count = self._nearest(f, text)
+                true = float(per_function[f])
+                self.examples.append({"ref": tokens, "new": tokenize(text), "target": math.log((true + 1) / (count + 1)),
+                                      "weight": min(1.0, 0.01 + math.sqrt(max(true, count) / self.best))})
         with_model, scaled = self._count(functions, False, model=True), self._count(functions, False, model=False)
         if with_model != scaled:
             self.checks.append((with_model, scaled, total))
             self._trusted = self._judge()
+
+    def adapt(self, epochs: int = 2, lr: float = 1e-4) -> bool:
+        """Fine-tune a copy of the function model on :attr:`examples` (the measured variants it
+        read so far); new variants are predicted again. False when there is nothing to learn from."""
+        if self.function_model is None or not self.examples:
+            return False
+        from costtune.model.variant_model import adapted
+
+        self.function_model = adapted(self.function_model, self.examples, epochs=epochs, lr=lr)
+        self._learned.clear()
+        return True
+
+    def _nearest(self, f: str, text: str) -> tuple[list[str], float]:
+        """The annotated tokens and count of ``f``'s block-profiled variant nearest in static length."""
+        n = count_instructions(text)
+        _, tokens, count = min(self.references[f], key=lambda r: abs(r[0] - n))
+        return tokens, count
 
     def _predict(self, todo: dict[tuple[str, str], str]) -> None:
         from costtune.model.variant_model import tokenize
@@ -235,8 +264,7 @@ class VariantTable:
         keys = list(todo)
         pairs, refs = [], []
         for f, tk in keys:
-            n = count_instructions(todo[(f, tk)])
-            _, tokens, count = min(self.references[f], key=lambda r: abs(r[0] - n))
+            tokens, count = self._nearest(f, todo[(f, tk)])
             pairs.append((tokens, tokenize(todo[(f, tk)])))
             refs.append(count)
         for key, ref, lr in zip(keys, refs, self.function_model.predict(pairs) if pairs else []):
