@@ -62,6 +62,8 @@ COLD_SHARE = 1e-4
 #: measured candidates that the function model and the length scaling estimated differently, before
 #: the model's trust is judged by how well each ordered them (:meth:`VariantTable.model_trusted`)
 MIN_CHECKS = 4
+#: :meth:`VariantTable.adapt` fine-tunes on at most this many examples, those of the hottest functions
+ADAPT_MAX = 128
 
 
 def _h(text: str) -> str:
@@ -243,12 +245,14 @@ class VariantTable:
 
     def adapt(self, epochs: int = 2, lr: float = 1e-4) -> bool:
         """Fine-tune a copy of the function model on :attr:`examples` (the measured variants it
-        read so far); new variants are predicted again. False when there is nothing to learn from."""
+        read so far, at most :data:`ADAPT_MAX` of the largest weight); new variants are predicted
+        again. False when there is nothing to learn from."""
         if self.function_model is None or not self.examples:
             return False
         from costtune.model.variant_model import adapted
 
-        self.function_model = adapted(self.function_model, self.examples, epochs=epochs, lr=lr)
+        hottest = sorted(self.examples, key=lambda e: -e["weight"])[:ADAPT_MAX]
+        self.function_model = adapted(self.function_model, hottest, epochs=epochs, lr=lr)
         self._learned.clear()
         return True
 
