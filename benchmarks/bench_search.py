@@ -306,7 +306,10 @@ def _run_one(label: str, cfg: SearchConfig):
         print(f"{label} {cfg.suite}/{cfg.benchmarks[0]}: {e}", file=sys.stderr)
         return label, {}, cpu_seconds() - c0
     cpu = cpu_seconds() - c0
-    (Path(cfg.out) / CPU_FILE).write_text(f"{cpu:.2f}\n")
+    spent = Path(cfg.out) / CPU_FILE
+    if spent.is_file():  # a resumed search: its earlier passes' seconds count too
+        cpu += float(spent.read_text())
+    spent.write_text(f"{cpu:.2f}\n")
     return label, _program_results(res), cpu
 
 
@@ -404,7 +407,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", default="bench_search_out", help="output directory (default: bench_search_out)")
     ap.add_argument("--fresh", action="store_true", help="delete OUT first (otherwise studies resume)")
     ap.add_argument("--report", action="store_true", help="run nothing: the table of the searches in OUT that "
-                    "finished (CPU seconds are those of each search's last pass; nan where not recorded)")
+                    "finished (CPU seconds of all its finished passes - a pass cut short is not counted; nan where not recorded)")
     ap.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table instead")
     return ap
