@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
@@ -39,75 +38,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from costtune.model.baselines import OpcodeGBM, RandomScorer, StaticCount  # noqa: E402
-from costtune.dataset import Candidate  # noqa: E402
 from costtune.model.metrics import kendall_tau, pairwise_counts, topk_score  # noqa: E402
+from costtune.model.heldout import known_and_ranked, load_all, reference_of, variant_table  # noqa: E402
 from costtune.model.residual import ResidualModel  # noqa: E402
 
 GAPS = (0.01, 0.002)
-
-
-def load_all(dirs: list[Path]) -> dict[str, list[Candidate]]:
-    """:func:`load` of several datasets (built from parts of one corpus), merged by program."""
-    out: dict[str, list[Candidate]] = {}
-    for d in dirs:
-        for p, cs in load(d).items():
-            out.setdefault(p, cs)
-    return out
-
-
-def load(ds: Path) -> dict[str, list[Candidate]]:
-    """Candidates by program from a dataset built from a corpus, with their records' details."""
-    from costtune.records import RecordStore
-
-    rows = [json.loads(x) for x in (ds / "ranking.jsonl").read_text().splitlines() if x.strip()]
-    with RecordStore(ds / "corpus.db", create=False) as store:
-        recs = {r.id: r for r in store.records()}
-        by_prog_recs = defaultdict(list)
-        for r in recs.values():
-            by_prog_recs[r.benchmark].append(r)
-    out: dict[str, list[Candidate]] = defaultdict(list)
-    for row in rows:
-        r = recs[row["record_id"]]
-        siblings = [o for o in by_prog_recs[r.benchmark] if o.binary_hash == row["binary_hash"] and o.status == "ok"]
-        labels = {o.label for o in siblings}
-        first_edit = min((o.sample_index for o in siblings if o.label.startswith("edit")), default=None)
-        out[row["program"]].append(Candidate(
-            row["program"], float(row["latency"]), row["functions"], pipeline=row.get("pipeline", ""),
-            id=row["candidate"], split=row.get("split", ""),
-            extra={"labels": labels, "first_edit": first_edit, "binary_hash": row["binary_hash"],
-                   "job_keys": {o.job_key for o in siblings},
-                   "per_function": (r.detail or {}).get("functions") or {},
-                   "blocks": next((o.detail["blocks"] for o in siblings if "blocks" in (o.detail or {})), None)}))
-    return out
-
-
-def known_and_ranked(cands: list[Candidate], setting: str, warm: int) -> tuple[list[Candidate], list[Candidate]]:
-    refs = [c for c in cands if c.extra["labels"] & {"O0", "O3"}]
-    edits = sorted((c for c in cands if c.extra["first_edit"] is not None and c not in refs),
-                   key=lambda c: c.extra["first_edit"])
-    known = refs + (edits[:warm] if setting == "warm" else [])
-    return known, [c for c in edits if c not in known]
-
-
-def reference_of(known: list[Candidate]) -> Candidate | None:
-    return next((c for c in known if "O3" in c.extra["labels"]), None)
-
-
-def variant_table(program: str, known: list[Candidate], bench_of, toolchain, function_model=None):
-    from costtune.compile import compile_benchmark
-    from costtune.measure.profile import read_symbols
-    from costtune.search.variants import VariantTable, block_counts
-
-    table = VariantTable(function_model)
-    for c in known:
-        bc = None
-        if c.extra["blocks"]:
-            res = compile_benchmark(bench_of(program), c.pipeline or "O0", "aarch64", toolchain)
-            if res.ok and res.artifact.binary_hash == c.extra["binary_hash"]:
-                bc = block_counts(c.functions, [tuple(b) for b in c.extra["blocks"]],
-                                  read_symbols(res.artifact.binary, toolchain))
-        table.observe(c.extra["binary_hash"], c.functions, c.extra["per_function"], c.latency, bc)
-    return table
 
 
 def metrics(true: list[float], pred: list[float]) -> dict:

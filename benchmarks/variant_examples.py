@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_costmodel import known_and_ranked, load_all, variant_table  # noqa: E402
+from costtune.model.heldout import known_and_ranked, load_all, variant_table  # noqa: E402
 
 from costtune.asm import count_instructions  # noqa: E402
 from costtune.model.variant_model import tokenize  # noqa: E402

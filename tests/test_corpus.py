@@ -159,6 +159,27 @@ def test_dataset_from_corpus_rebuilds_and_leaves_out_a_changed_candidate(collect
     assert victim["pipeline"] not in {r["pipeline"] for r in ranking}
 
 
+def test_eval_ranks_cold_with_the_variant_model_on_a_dataset_from_the_corpus(collected, tmp_path):
+    _, db = collected
+    path = tmp_path / "c.jsonl.gz"
+    export_corpus(db, path)
+    res = cli("dataset", "--from-corpus", str(path), "--out", str(tmp_path / "ds"), "--eps", "0.001", "--no-plots",
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    res = cli("eval", "--model", "variant", "--data", str(tmp_path / "ds"), "--benchmarks", "builtin/bitcount",
+              "--eps", "0", "--json", str(tmp_path / "eval.json"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    rep = json.loads((tmp_path / "eval.json").read_text())
+    assert rep["programs"] == ["builtin/bitcount"]
+    assert {"model", "profile_estimate", "static_insns", "random"} <= set(rep["overall"])
+    # the O0 and O3 builds are the known references: the rest are ranked
+    ranked = rep["per_program"]["model"]["builtin/bitcount"]["n"]
+    assert 2 <= ranked == rep["per_program"]["profile_estimate"]["builtin/bitcount"]["n"]
+    # a dataset without the corpus's profiles: one line
+    res = cli("eval", "--model", "variant", "--data", str(tmp_path), cwd=tmp_path)
+    assert res.returncode != 0 and res.stderr.strip().count("\n") == 0 and "--from-corpus" in res.stderr
+
+
 # ---------------------------------------------------------------- the learned residual of the profile estimate
 
 def test_residual_model_keeps_known_candidates_exact_and_learns_a_real_residual():

@@ -11,9 +11,12 @@ def register(sub):
                                     "and top-k beside the static instruction count, an opcode GBM and random."),
                        epilog=("examples:\n"
                                "  costtune eval --model default --data runs/ds\n"
+                               "  costtune eval --model variant --data runs/corpus_ds\n"
                                "  costtune eval --model runs/model --db runs/cbench.db --benchmarks cbench/security-sha --json report.json"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="trained model directory")
+    p.add_argument("--model", required=True, help="trained model directory, 'default', or 'variant' / a "
+                   "function-variant model directory (ranked cold: each program's O0 and O3 profiles known; needs "
+                   "--data built with 'costtune dataset --from-corpus')")
     p.add_argument("--data", help="dataset directory: test split = held-out programs, train split fits the GBM")
     p.add_argument("--db", help="records database URL: evaluate on these measured candidates")
     p.add_argument("--benchmarks", nargs="*", help="programs to evaluate (suite/name); with --db required")
@@ -33,10 +36,24 @@ def run(args) -> int:
     from costtune.model import resolve_model_dir
     from costtune.model.config import CostModelConfig
     from costtune.dataset import candidates_from_db, load_ranking, split_programs
-    from costtune.model.evaluate import evaluate, format_table
+    from costtune.model.evaluate import evaluate
 
     if not args.data and not args.db:
         raise ConfigError("eval needs --data DIR or --db URL --benchmarks ...")
+    from costtune.model.variant_model import is_variant_model
+    from costtune.search.scorer import VARIANT
+
+    if args.model == VARIANT or is_variant_model(args.model):
+        if not args.data:
+            raise ConfigError("a function-variant model is evaluated on --data DIR built with 'costtune dataset "
+                              "--from-corpus' (it reads the O0/O3 block profiles kept there)")
+        from costtune import resources
+        from costtune.model.evaluate import evaluate_variant
+
+        path = resources.variant_model_dir() if args.model == VARIANT else args.model
+        rep = evaluate_variant(path, args.data, programs=args.benchmarks, eps=args.eps, seed=args.seed,
+                               threads=args.threads)
+        return _report(rep, args)
     mcfg = CostModelConfig.load(resolve_model_dir(args.model))
     train = None
     if args.data:
@@ -52,6 +69,12 @@ def run(args) -> int:
             raise ConfigError("--db needs --benchmarks suite/name ...")
         test = candidates_from_db(args.db, args.benchmarks, mcfg.repr)
     rep = evaluate(args.model, test, train, eps=args.eps, seed=args.seed, device=args.device, threads=args.threads)
+    return _report(rep, args)
+
+
+def _report(rep, args) -> int:
+    from costtune.model.evaluate import format_table
+
     js = json.dumps(rep.to_dict(), indent=2)
     if args.json == "-":
         print(js)

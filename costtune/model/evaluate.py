@@ -21,7 +21,7 @@ from costtune.model.metrics import program_metrics
 
 log = get_logger(__name__)
 
-__all__ = ["EvalReport", "evaluate", "evaluate_scorers", "format_table"]
+__all__ = ["EvalReport", "evaluate", "evaluate_scorers", "evaluate_variant", "format_table"]
 
 
 @dataclass
@@ -93,6 +93,44 @@ def evaluate(model_dir, test: list[Candidate], train: list[Candidate] | None, *,
             return out
 
         scorers["static_x_profile"] = weighted_static
+    if train:
+        scorers["opcode_gbm"] = OpcodeGBM(seed=seed).fit(train).score
+    scorers["random"] = RandomScorer(seed).score
+    rep = evaluate_scorers(scorers, test, eps)
+    if not train:
+        rep.skipped["opcode_gbm"] = "no training programs in the data (the GBM is fitted on them)"
+    return rep
+
+
+def evaluate_variant(model_dir, data, *, programs: list[str] | None = None, eps: float = 0.02, seed: int = 0,
+                     threads: int = 1) -> EvalReport:
+    """A function-variant model in the cold setting (:mod:`costtune.model.heldout`) on ``data``, a
+    dataset built with ``--from-corpus``: each program's O0 and O3 builds are known with their block
+    profiles, and the profile estimate with the model ranks every other candidate, beside the
+    profile estimate alone, the static count, the opcode GBM (fitted on the data's training split)
+    and random. ``programs``: default, the data's test split."""
+    from costtune.benchmarks import get_benchmark
+    from costtune.model.heldout import known_and_ranked, load, variant_table
+    from costtune.model.variant_model import load as load_variant_model
+    from costtune.toolchain import find
+
+    by_program = load(data)
+    programs = programs or sorted(p for p, cs in by_program.items() if cs[0].split == "test")
+    unknown = [p for p in programs if p not in by_program]
+    if unknown or not programs:
+        raise DatasetError(f"{data}: no candidates of {', '.join(unknown)}" if unknown else f"{data}: no test programs")
+    model = load_variant_model(model_dir, threads=threads)
+    tc = find(require_qemu=False)
+    tables, test = {}, []
+    for p in programs:
+        known, ranked = known_and_ranked(by_program[p], "cold", 0)
+        bench = get_benchmark(p)
+        tables[p] = [variant_table(p, known, lambda _: bench, tc, fm) for fm in (model, None)]
+        test += ranked
+    train = [c for cs in by_program.values() if cs[0].split == "train" for c in cs]
+    scorers = {"model": lambda g: tables[g[0].program][0].estimate_many([c.functions for c in g]),
+               "profile_estimate": lambda g: [tables[g[0].program][1].estimate(c.functions) for c in g],
+               "static_insns": StaticCount().score}
     if train:
         scorers["opcode_gbm"] = OpcodeGBM(seed=seed).fit(train).score
     scorers["random"] = RandomScorer(seed).score
