@@ -160,7 +160,12 @@ def budget_slot(store, ev: Evaluator, budget: int) -> str | None:
     from costtune.records import CLAIMED
 
     for i in range(ev.spent(), budget):
-        if store.claim(f"budget:{ev.label}:{i}") == CLAIMED:
-            return f"budget:{ev.label}:{i}"
+        slot = f"budget:{ev.label}:{i}"
+        if store.claim(slot) == CLAIMED:
+            # a worker records its measurement before it lets its slot go: a slot freed after our
+            # count was read may have been spent since - count again now that we hold it
+            if ev.spent() <= i:
+                return slot
+            store.release(slot)
     time.sleep(HOLD_WAIT_S)
     return None
