@@ -165,7 +165,9 @@ def load_done(path: Path, runs: list[Run], names: list) -> dict:
             continue
         for key, p in earlier.get("programs", {}).items():
             i = _order(key, names)
-            if i < len(names) and p.get("cpu_seconds") is not None and p.get("measurements", 0) >= r.budget:
+            # a program is in a bench_search.json once its search finished: its budget spent, or the
+            # space gave no new binaries for max_trials_factor x the budget trials
+            if i < len(names) and p.get("cpu_seconds") is not None:
                 p = {k: v for k, v in p.items() if k not in ("at", "to_reach_tpe")}  # summarize() adds them again
                 out[(r.label, names[i])] = (r.label, {key: p}, p["cpu_seconds"])
     return out
