@@ -93,6 +93,12 @@ def evaluate(model_dir, test: list[Candidate], train: list[Candidate] | None, *,
             return out
 
         scorers["static_x_profile"] = weighted_static
+    return _with_baselines(scorers, test, train, eps, seed)
+
+
+def _with_baselines(scorers: dict, test: list[Candidate], train: list[Candidate] | None, eps: float,
+                    seed: int) -> EvalReport:
+    """``scorers`` and the opcode GBM (fitted on ``train``; skipped without it) and random, on ``test``."""
     if train:
         scorers["opcode_gbm"] = OpcodeGBM(seed=seed).fit(train).score
     scorers["random"] = RandomScorer(seed).score
@@ -131,13 +137,7 @@ def evaluate_variant(model_dir, data, *, programs: list[str] | None = None, eps:
     scorers = {"model": lambda g: tables[g[0].program][0].estimate_many([c.functions for c in g]),
                "profile_estimate": lambda g: [tables[g[0].program][1].estimate(c.functions) for c in g],
                "static_insns": StaticCount().score}
-    if train:
-        scorers["opcode_gbm"] = OpcodeGBM(seed=seed).fit(train).score
-    scorers["random"] = RandomScorer(seed).score
-    rep = evaluate_scorers(scorers, test, eps)
-    if not train:
-        rep.skipped["opcode_gbm"] = "no training programs in the data (the GBM is fitted on them)"
-    return rep
+    return _with_baselines(scorers, test, train, eps, seed)
 
 
 #: table heading of each overall metric
