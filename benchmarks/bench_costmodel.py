@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from costtune.model.baselines import OpcodeGBM, RandomScorer, StaticCount  # noqa: E402
 from costtune.model.metrics import kendall_tau, pairwise_counts, topk_score  # noqa: E402
-from costtune.model.heldout import known_and_ranked, load_all, reference_of, variant_table  # noqa: E402
+from costtune.model.heldout import known_and_ranked, load_all, profiled, reference_of, variant_table  # noqa: E402
 from costtune.model.residual import ResidualModel  # noqa: E402
 
 GAPS = (0.01, 0.002)
@@ -139,8 +139,8 @@ def main() -> int:
                 k, r = known_and_ranked(data[q], setting, args.warm)
                 ref = reference_of(k)
                 if ref is not None and r:
-                    fit_on.append((variant_table(q, k, bench_of, tc), ref.functions, ref.extra["per_function"],
-                                   [(c.functions, c.latency) for c in r]))
+                    fit_on.append((variant_table(profiled(q, k, bench_of, tc)), ref.functions,
+                                   ref.extra["per_function"], [(c.functions, c.latency) for c in r]))
             residuals = {s: ResidualModel(seed=s).fit(fit_on) for s in seeds}
         for p in programs:
             known, ranked = known_and_ranked(data[p], setting, args.warm)
@@ -152,13 +152,14 @@ def main() -> int:
                 if spent:
                     built.append(max(spent))  # a record that reused an identical binary costs less
             scorers = {"static_insns": StaticCount().score}
-            table = variant_table(p, known, bench_of, tc)
+            observed = profiled(p, known, bench_of, tc)  # the references' profiles, read once
+            table = variant_table(observed)
             scorers["profile_estimate"] = lambda cs, t=table: [t.estimate(c.functions) for c in cs]
             for name, vm in variant_models.items():
-                scorers[name] = lambda cs, t=variant_table(p, known, bench_of, tc, vm): t.estimate_many(
+                scorers[name] = lambda cs, t=variant_table(observed, vm): t.estimate_many(
                     [c.functions for c in cs])
                 if args.adapt and setting == "warm":  # fine-tuned on the known variants it read (timed)
-                    scorers[f"{name}+adapt"] = lambda cs, t=variant_table(p, known, bench_of, tc, vm): (
+                    scorers[f"{name}+adapt"] = lambda cs, t=variant_table(observed, vm): (
                         t.adapt(args.adapt), t.estimate_many([c.functions for c in cs]))[1]
             ref = reference_of(known)
             for s, res in residuals.items():

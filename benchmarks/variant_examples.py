@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from costtune.model.heldout import known_and_ranked, load_all, variant_table  # noqa: E402
+from costtune.model.heldout import known_and_ranked, load_all, profiled, variant_table  # noqa: E402
 
 from costtune.asm import count_instructions  # noqa: E402
 from costtune.model.variant_model import tokenize  # noqa: E402
@@ -37,7 +37,7 @@ class _Collect:
 
 def examples(program, cands, bench_of, tc, all_references: bool = False) -> list[dict]:
     known, ranked = known_and_ranked(cands, "cold", 0)
-    table = variant_table(program, known, bench_of, tc, function_model=_Collect())
+    table = variant_table(profiled(program, known, bench_of, tc), function_model=_Collect())
     others = [c for c in cands if c not in known]
     o3 = next((c.latency for c in known if "O3" in c.extra["labels"]), None) or max(c.latency for c in cands)
     out, seen = [], set()

@@ -116,7 +116,7 @@ def evaluate_variant(model_dir, data, *, programs: list[str] | None = None, eps:
     profile estimate alone, the static count, the opcode GBM (fitted on the data's training split)
     and random. ``programs``: default, the data's test split."""
     from costtune.benchmarks import get_benchmark
-    from costtune.model.heldout import known_and_ranked, load, variant_table
+    from costtune.model.heldout import known_and_ranked, load, profiled, variant_table
     from costtune.model.variant_model import load as load_variant_model
     from costtune.toolchain import find
 
@@ -131,7 +131,8 @@ def evaluate_variant(model_dir, data, *, programs: list[str] | None = None, eps:
     for p in programs:
         known, ranked = known_and_ranked(by_program[p], "cold", 0)
         bench = get_benchmark(p)
-        tables[p] = [variant_table(p, known, lambda _: bench, tc, fm) for fm in (model, None)]
+        observed = profiled(p, known, lambda _: bench, tc)
+        tables[p] = [variant_table(observed, fm) for fm in (model, None)]
         test += ranked
     train = [c for cs in by_program.values() if cs[0].split == "train" for c in cs]
     scorers = {"model": lambda g: tables[g[0].program][0].estimate_many([c.functions for c in g]),

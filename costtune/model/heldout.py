@@ -18,7 +18,7 @@ from pathlib import Path
 from costtune.dataset import Candidate
 from costtune.errors import DatasetError
 
-__all__ = ["load", "load_all", "known_and_ranked", "reference_of", "variant_table"]
+__all__ = ["load", "load_all", "known_and_ranked", "profiled", "reference_of", "variant_table"]
 
 
 def load_all(dirs: list[Path]) -> dict[str, list[Candidate]]:
@@ -72,12 +72,15 @@ def reference_of(known: list[Candidate]) -> Candidate | None:
     return next((c for c in known if "O3" in c.extra["labels"]), None)
 
 
-def variant_table(program: str, known: list[Candidate], bench_of, toolchain, function_model=None):
+def profiled(program: str, known: list[Candidate], bench_of, toolchain) -> list[tuple]:
+    """What :meth:`~costtune.search.variants.VariantTable.observe` takes for each known candidate, its
+    block counts read from its rebuilt binary where the corpus kept its profile (built once, for
+    every table of the program)."""
     from costtune.compile import compile_benchmark
     from costtune.measure.profile import read_symbols
-    from costtune.search.variants import VariantTable, block_counts
+    from costtune.search.variants import block_counts
 
-    table = VariantTable(function_model)
+    out = []
     for c in known:
         bc = None
         if c.extra["blocks"]:
@@ -85,5 +88,15 @@ def variant_table(program: str, known: list[Candidate], bench_of, toolchain, fun
             if res.ok and res.artifact.binary_hash == c.extra["binary_hash"]:
                 bc = block_counts(c.functions, [tuple(b) for b in c.extra["blocks"]],
                                   read_symbols(res.artifact.binary, toolchain))
-        table.observe(c.extra["binary_hash"], c.functions, c.extra["per_function"], c.latency, bc)
+        out.append((c.extra["binary_hash"], c.functions, c.extra["per_function"], c.latency, bc))
+    return out
+
+
+def variant_table(observed: list[tuple], function_model=None):
+    """A :class:`~costtune.search.variants.VariantTable` fed :func:`profiled`'s candidates in order."""
+    from costtune.search.variants import VariantTable
+
+    table = VariantTable(function_model)
+    for args in observed:
+        table.observe(*args)
     return table
