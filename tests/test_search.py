@@ -438,6 +438,32 @@ def test_ctrl_c_stops_a_search_with_one_line_and_the_rerun_resumes(tmp_path):
     assert run_search(cfg).programs[0].measurements >= 6
 
 
+def test_a_budget_slot_is_not_given_while_slots_in_flight_would_pass_the_budget(tmp_path):
+    from costtune.search.evaluate import budget_slot
+
+    class Study:  # what budget_slot reads of an evaluator: its label and the measurements it recorded
+        label, recorded = "search:s", 4
+
+        def spent(self):
+            return self.recorded
+
+    ev, url = Study(), tmp_path / "r.db"
+    with RecordStore(url, worker="a") as a, RecordStore(url, worker="b") as b:
+        slot_a, slot_b = budget_slot(a, ev, 6), budget_slot(b, ev, 6)
+        assert slot_a and slot_b and slot_a != slot_b
+        ev.recorded += 1  # b measured and let its slot go; a still measures: one measurement is left
+        b.release(slot_b)
+        assert budget_slot(b, ev, 6) is None
+        ev.recorded += 1
+        a.release(slot_a)
+        assert budget_slot(b, ev, 6) is None  # the budget is spent
+    with RecordStore(url, worker="a") as a, RecordStore(url, worker="c", claim_ttl=0) as c:
+        ev.recorded = 5
+        assert budget_slot(c, ev, 6)  # c dies holding its slot: once stale, it counts no more
+        time.sleep(0.01)
+        assert budget_slot(a, ev, 6)
+
+
 def test_two_workers_share_one_study_on_postgresql(tmp_path, postgres_url):
     from conftest import create_database
     from optuna.trial import TrialState

@@ -78,6 +78,10 @@ class BaseRecordStore(abc.ABC):
         """Drop this worker's claim on ``job_key`` (no-op if not held)."""
 
     @abc.abstractmethod
+    def held(self, prefix: str) -> int:
+        """How many live (not stale) claims, any worker's, have a job key starting with ``prefix``."""
+
+    @abc.abstractmethod
     def complete(self, record: Record) -> int | None:
         """Insert ``record`` and release its claim, in one transaction."""
 

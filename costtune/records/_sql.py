@@ -415,6 +415,12 @@ class RecordStore(BaseRecordStore):
         with self._tx("releasing a claim") as conn:
             conn.execute(sa.delete(claims).where(claims.c.job_key == job_key, claims.c.worker == self.worker))
 
+    def held(self, prefix: str) -> int:
+        now = time.time()
+        q = sa.select(claims).where(claims.c.job_key.startswith(prefix, autoescape=True))
+        with self._tx("counting claims", write=False) as conn:
+            return sum(1 for c in conn.execute(q) if c.worker == self.worker or not self._stale(c, now))
+
     def release_all(self) -> int:
         """Drop every claim this worker holds; how many."""
         with self._tx("releasing claims") as conn:

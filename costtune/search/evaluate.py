@@ -14,6 +14,7 @@ Measurements and the budget
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 
@@ -153,19 +154,22 @@ class Evaluator:
 
 
 def budget_slot(store, ev: Evaluator, budget: int) -> str | None:
-    """Claim one of the study's unspent budget slots before a trial (None: none free now; waits
-    a little first). A slot is a claim in the records database, held while the trial runs, so
-    workers sharing a study never measure more than the budget together; a dead worker's slot
-    goes stale and is taken over like any claim."""
+    """Claim one of the study's budget slots before a trial (None: none free now; waits a little
+    first). A slot is a claim in the records database, held while the trial runs; a claim counts
+    only while the slots held by live workers plus the measurements recorded stay within the
+    budget, so workers sharing a study never measure more than the budget together. A dead
+    worker's slot goes stale: it no longer counts and is taken over like any claim."""
     from costtune.records import CLAIMED
 
+    prefix = f"budget:{ev.label}:"
     for i in range(ev.spent(), budget):
-        slot = f"budget:{ev.label}:{i}"
+        slot = f"{prefix}{i}"
         if store.claim(slot) == CLAIMED:
-            # a worker records its measurement before it lets its slot go: a slot freed after our
-            # count was read may have been spent since - count again now that we hold it
-            if ev.spent() <= i:
+            # the slots are counted before the records: a worker records its measurement before it
+            # lets its slot go, so every measurement in flight or done is counted at least once
+            if store.held(prefix) + ev.spent() <= budget:
                 return slot
             store.release(slot)
-    time.sleep(HOLD_WAIT_S)
+            break
+    time.sleep(HOLD_WAIT_S * (0.5 + random.random()))  # two workers that met at the last slot part
     return None
