@@ -772,6 +772,38 @@ def test_retrain_every_with_the_variant_model_fine_tunes_it_on_the_program_every
     assert [e for _, e in adapted_at] == [1, 1] and all(n >= 2 for n, _ in adapted_at)  # after measurements 2 and 4
 
 
+def test_a_served_variant_model_predicts_as_in_process_and_a_search_screens_with_it_through_the_server(tmp_path):
+    from costtune import resources
+    from costtune.model.variant_model import annotate, load, tokenize
+    from costtune.serve import Client
+    from costtune.serve.adapter import load_served
+    from costtune.errors import CostTuneError
+    from costtune.serve.server import ServerConfig, start
+
+    running = start(lambda: load_served(resources.variant_model_dir(), threads=1),
+                    ServerConfig(host="127.0.0.1", port=0, workers=2))
+    try:
+        assert running.loaded.wait(120) and running.load_error is None, running.load_error
+        addr = f"127.0.0.1:{running.port}"
+        ref = annotate("<f>:\nL1:\nadd w8, w8, #1\ncmp w8, #100\nb.lt L1\nret\n", [100, 1], 301.0, {})
+        pairs = [(ref, tokenize("<f>:\nL1:\nadd w8, w8, #2\ncmp w8, #100\nb.lt L1\nret\n")), (ref, ref[1:])]
+        with Client(addr, timeout=30) as c:
+            assert c.model_info().head == "variant"
+            assert c.predict_variants(pairs) == pytest.approx(load(resources.variant_model_dir()).predict(pairs),
+                                                               abs=1e-4)
+            with pytest.raises(CostTuneError, match="function-variant model: it answers PredictVariants only"):
+                c.score(texts=["ret"])
+        cfg = _config(tmp_path, server=addr, budget=4)
+        res = run_search(cfg)
+        (p,) = res.programs
+        assert p.measurements == 4 and p.best_value <= p.o3_value
+        assert "variant model on server" in res.model and running.service.counters["requests"] > 1
+        with pytest.raises(ConfigError, match="--retrain-every fine-tunes a function-variant model in this process"):
+            run_search(_config(tmp_path / "again", server=addr, retrain_every=2))
+    finally:
+        running.stop(1)
+
+
 def test_block_counts_of_a_real_profile_add_up_to_each_functions_count():
     from costtune.asm import program_functions
     from costtune.benchmarks import get_benchmark

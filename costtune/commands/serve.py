@@ -12,9 +12,11 @@ def register(sub):
                                     "score many, with batching, a content-hash cache and request limits."),
                        epilog=("examples:\n"
                                "  costtune serve --model default --port 50051\n"
-                               "  costtune serve --model runs/model --port 0 --suites builtin,cbench --allow-load"),
+                               "  costtune serve --model runs/model --port 0 --suites builtin,cbench --allow-load\n"
+                               "  costtune serve --model variant --device cuda   # for costtune search --server"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="default", help="model directory ('default' = the shipped model)")
+    p.add_argument("--model", default="default", help="model directory ('default' = the shipped model; 'variant' = the shipped function-variant "
+                   "model, for costtune search --server)")
     p.add_argument("--port", type=int, default=50051, help="0 = any free port (printed on start)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--max-candidates", type=int, default=ServerConfig.max_candidates, help="per request")

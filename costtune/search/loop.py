@@ -17,6 +17,7 @@ The parts: :mod:`~costtune.search.study` (storage, studies, samplers, resuming),
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -27,7 +28,7 @@ import zlib
 from pathlib import Path
 
 from costtune.cache import cap_compile
-from costtune.errors import MeasurementError, UnknownBenchmark
+from costtune.errors import ConfigError, MeasurementError, UnknownBenchmark
 from costtune.logging import get_logger
 from costtune.search.config import SearchConfig
 from costtune.search.evaluate import Evaluator, budget_slot
@@ -47,7 +48,7 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
     from costtune.measure import default_runner_name, get_runner
     from costtune.passes import load_catalog
     from costtune.records import RecordStore
-    from costtune.search.scorer import make_scorer
+    from costtune.search.scorer import RemoteVariantModel, make_scorer
     from costtune.search.space import make_space
     from costtune.toolchain import find, get_target
 
@@ -73,6 +74,12 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
         runner = get_runner(runner_name, config.target, config.metric)
         if config.uses_model:
             scorer = make_scorer(config.model or None, config.server or None, config.threads)
+            if isinstance(getattr(scorer, "function_model", None), RemoteVariantModel):
+                if config.retrain_every:
+                    raise ConfigError("--retrain-every fine-tunes a function-variant model in this process: "
+                                      "give --model variant (or its directory) instead of --server")
+                if config.sampler == "proxy" and not config.variants:  # its estimates need the block profiles
+                    config = dataclasses.replace(config, variants=True)
         out.mkdir(parents=True, exist_ok=True)
         storage = load_storage(config.storage_url, config.heartbeat)
         store = RecordStore(config.db_url)

@@ -23,7 +23,7 @@ from costtune.logging import get_logger
 
 log = get_logger(__name__)
 
-__all__ = ["Scorer", "LocalScorer", "ServerScorer", "StaticScorer", "ProfileScorer", "make_scorer",
+__all__ = ["Scorer", "LocalScorer", "ServerScorer", "RemoteVariantModel", "StaticScorer", "ProfileScorer", "make_scorer",
            "pipeline_scorer"]
 
 
@@ -85,6 +85,7 @@ class ServerScorer(Scorer):
             self.client.wait_ready(ready_timeout)
             info = self.client.model_info()
             self.repr = getattr(info, "repr", "") or "asm"
+            self.head = info.head
         except CostTuneError:
             self.client.close()
             raise
@@ -110,6 +111,26 @@ class ServerScorer(Scorer):
         return f"server {self.address}"
 
 
+class RemoteVariantModel:
+    """A function-variant model served by ``costtune serve --model variant``: what the profile
+    estimate asks of a variant model (:meth:`predict`), answered by the server."""
+
+    def __init__(self, server: ServerScorer, batch: int = 256):
+        self.server, self.batch = server, batch
+
+    def predict(self, pairs, batch: int | None = None) -> list[float]:
+        out: list[float] = []
+        for i in range(0, len(pairs), self.batch):
+            out += self.server.client.predict_variants(pairs[i:i + self.batch])
+        return out
+
+    def close(self) -> None:
+        self.server.close()
+
+    def describe(self) -> str:
+        return self.server.describe()
+
+
 class StaticScorer(Scorer):
     """The static instruction count of the program's own functions: the proxy without a model.
 
@@ -132,8 +153,9 @@ class ProfileScorer(StaticScorer):
 
     The search gives it the program's table (``table``); without one, or before the first
     profile, it falls back to the static count. With a ``function_model``
-    (:class:`costtune.model.variant_model.VariantModel`, ``--model DIR`` of such a model) the
-    table predicts function variants of new shape with it."""
+    (:class:`costtune.model.variant_model.VariantModel`, ``--model DIR`` of such a model, or
+    :class:`RemoteVariantModel`, ``--server`` of a server serving one) the table predicts function
+    variants of new shape with it."""
 
     def __init__(self, table=None, function_model=None):
         self.table = table
@@ -146,7 +168,14 @@ class ProfileScorer(StaticScorer):
             return super().score(candidates)
         return [float(e) for e in est]
 
+    def close(self) -> None:
+        if isinstance(self.function_model, RemoteVariantModel):
+            self.function_model.close()
+
     def describe(self) -> str:
+        if isinstance(self.function_model, RemoteVariantModel):
+            return ("profile-estimated instruction count, new function variants by the variant model on "
+                    + self.function_model.describe())
         if self.function_model is not None:
             return "profile-estimated instruction count, new function variants by the variant model"
         return "profile-estimated instruction count"
@@ -169,7 +198,10 @@ def make_scorer(model: str | None, server: str | None, threads: int | None = 1) 
     if model and server:
         raise ServerError("give --model or --server, not both")
     if server:
-        return ServerScorer(server)
+        scorer = ServerScorer(server)
+        if scorer.head == "variant":  # the profile estimate, new function variants predicted on the server
+            return ProfileScorer(function_model=RemoteVariantModel(scorer))
+        return scorer
     if model == STATIC:
         return StaticScorer()
     if model == PROFILE:

@@ -14,6 +14,10 @@
   "code1 is slower than code2" out. The pairwise-sft head answers it with its own
   generative probability; a rank head answers with sigmoid(cost2 - cost1);
 * ``clear_cache()`` and the per-function cache counters.
+
+:class:`ServedVariantModel` serves a function-variant model the same way: its items are
+(reference tokens, new variant tokens) pairs and its ``score`` is the model's predicted log
+ratio of their counts (the ``PredictVariants`` call); it has no ``compare``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from costtune.errors import ModelLoadError
 from costtune.prompts import F_CODE1, F_CODE2, F_INSTRUCTION, FASTER, SLOWER, repr_of_instruction
 from costtune.serve.errors import InvalidRequest
 
-__all__ = ["ServedModel", "parse_prompt", "resolve_model_dir", "FASTER", "SLOWER"]
+__all__ = ["ServedModel", "ServedVariantModel", "load_served", "parse_prompt", "resolve_model_dir", "FASTER",
+           "SLOWER"]
 
 _LOAD_LOCK = threading.Lock()
 _PROMPT = re.compile(r"^\s*instruction:[ \t]*(?P<instruction>.*?)\ncode1:[ \t]?(?P<code1>.*?)\ncode2:[ \t]?"
@@ -36,13 +41,25 @@ _PROMPT = re.compile(r"^\s*instruction:[ \t]*(?P<instruction>.*?)\ncode1:[ \t]?(
 
 
 def resolve_model_dir(model: str) -> Path:
-    """:func:`costtune.model.resolve_model_dir`, checked before the server starts."""
+    """:func:`costtune.model.resolve_model_dir` (``variant``: the shipped function-variant model),
+    checked before the server starts."""
+    from costtune import resources
     from costtune.model import resolve_model_dir as resolve
     from costtune.model.config import CostModelConfig
+    from costtune.model.variant_model import is_variant_model
 
-    d = resolve(model)
-    CostModelConfig.load(d)  # a missing or foreign directory fails here, before the server starts
+    d = resources.variant_model_dir() if str(model) == "variant" else resolve(model)
+    if not is_variant_model(d):
+        CostModelConfig.load(d)  # a missing or foreign directory fails here, before the server starts
     return d
+
+
+def load_served(directory, device: str = "cpu", threads: int | None = None):
+    """The served form of the model in ``directory``: a cost model or a function-variant model."""
+    from costtune.model.variant_model import is_variant_model
+
+    cls = ServedVariantModel if is_variant_model(directory) else ServedModel
+    return cls.load(directory, device=device, threads=threads)
 
 
 def parse_prompt(prompt: str) -> tuple[str, str, str]:
@@ -159,3 +176,43 @@ class ServedModel:
                 c1, c2 = self.model.score([a, b])
                 p = 1.0 / (1.0 + math.exp(min(700.0, max(-700.0, c1 - c2))))
         return (FASTER if p >= 0.5 else SLOWER), float(p)
+
+
+class ServedVariantModel:
+    """A function-variant model (or an ensemble of them) as the server uses it: ``score`` takes
+    (reference tokens, new variant tokens) pairs and answers the predicted log count ratios."""
+
+    batchable = True  # each pair's prediction is its own
+    head, repr = "variant", "asm"
+    cache_hits = cache_misses = 0
+
+    def __init__(self, model, directory, device: str):
+        self.model, self.directory, self.device = model, Path(directory), device
+        self.name = self.directory.name
+        self.lock = threading.Lock()
+
+    @classmethod
+    def load(cls, directory, device: str = "cpu", threads: int | None = None) -> "ServedVariantModel":
+        from costtune.model.variant_model import load
+
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        return cls(load(directory, device=device, threads=threads), directory, device)
+
+    def info(self) -> dict:
+        from costtune import __version__
+
+        members = getattr(self.model, "members", [self.model])
+        params = sum(p.numel() for m in members for p in m.net.parameters())
+        return {"name": self.name, "head": self.head, "repr": self.repr, "base": "none (trained from scratch)",
+                "version": __version__, "parameters": int(params), "device": self.device,
+                "path": str(self.directory)}
+
+    def score(self, items: list) -> list[float]:
+        with self.lock:
+            return [float(x) for x in self.model.predict(items)]
+
+    def clear_cache(self) -> None:
+        pass

@@ -96,6 +96,13 @@ class Client:
         r = self._call(self.stub.Compare, pb.CompareRequest(prompt=prompt, code1=code1, code2=code2))
         return r.prediction, r.p_code1_faster
 
+    def predict_variants(self, pairs: Sequence[tuple[Sequence[str], Sequence[str]]], model: str = "") -> list[float]:
+        """A function-variant model's predicted log count ratios of (reference tokens, new variant
+        tokens) pairs (a server serving such a model)."""
+        req = pb.PredictVariantsRequest(model=model, pairs=[pb.VariantPair(reference=r, variant=n)
+                                                             for r, n in pairs])
+        return list(self._call(self.stub.PredictVariants, req).log_ratios)
+
     def model_info(self) -> pb.ModelInfoResponse:
         return self._call(self.stub.ModelInfo, pb.ModelInfoRequest())
 

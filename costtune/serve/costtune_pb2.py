@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x63osttune.proto\x12\x0b\x63osttune.v1\"&\n\x08\x46unction\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"a\n\tCandidate\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08pipeline\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12(\n\tfunctions\x18\x04 \x03(\x0b\x32\x15.costtune.v1.Function\"z\n\x0cScoreRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x11\n\tbenchmark\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0c\n\x04repr\x18\x04 \x01(\t\x12*\n\ncandidates\x18\x05 \x03(\x0b\x32\x16.costtune.v1.Candidate\"N\n\rScoreResponse\x12\r\n\x05\x63osts\x18\x01 \x03(\x01\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x12\n\ncache_hits\x18\x04 \x01(\r\";\n\x0cRankResponse\x12\r\n\x05order\x18\x01 \x03(\r\x12\r\n\x05\x63osts\x18\x02 \x03(\x01\x12\r\n\x05model\x18\x03 \x01(\t\"M\n\x0e\x43ompareRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\r\n\x05\x63ode1\x18\x03 \x01(\t\x12\r\n\x05\x63ode2\x18\x04 \x01(\t\"=\n\x0f\x43ompareResponse\x12\x12\n\nprediction\x18\x01 \x01(\t\x12\x16\n\x0ep_code1_faster\x18\x02 \x01(\x01\"\x12\n\x10ModelInfoRequest\" \n\x10LoadModelRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"\x8e\x01\n\x11ModelInfoResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04head\x18\x02 \x01(\t\x12\x0c\n\x04repr\x18\x03 \x01(\t\x12\x0c\n\x04\x62\x61se\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x12\n\nparameters\x18\x06 \x01(\x04\x12\x0e\n\x06\x64\x65vice\x18\x07 \x01(\t\x12\x0c\n\x04path\x18\x08 \x01(\t\"\x0e\n\x0cStatsRequest\"\xd9\x02\n\rStatsResponse\x12\x10\n\x08requests\x18\x01 \x01(\x04\x12\x12\n\ncandidates\x18\x02 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x04\x12\x0f\n\x07\x62\x61tches\x18\x04 \x01(\x04\x12\x17\n\x0fmean_batch_size\x18\x05 \x01(\x01\x12\x16\n\x0emax_batch_size\x18\x06 \x01(\r\x12\x12\n\ncache_hits\x18\x07 \x01(\x04\x12\x14\n\x0c\x63\x61\x63he_misses\x18\x08 \x01(\x04\x12\x16\n\x0ep50_latency_ms\x18\t \x01(\x01\x12\x16\n\x0ep99_latency_ms\x18\n \x01(\x01\x12\x10\n\x08uptime_s\x18\x0b \x01(\x01\x12\x11\n\trss_bytes\x18\x0c \x01(\x04\x12\x1b\n\x13\x66unction_cache_hits\x18\r \x01(\x04\x12\x1d\n\x15\x66unction_cache_misses\x18\x0e \x01(\x04\x12\x15\n\rcache_entries\x18\x0f \x01(\x04\x32\xf8\x03\n\x10\x43ostModelService\x12>\n\x05Score\x12\x19.costtune.v1.ScoreRequest\x1a\x1a.costtune.v1.ScoreResponse\x12<\n\x04Rank\x12\x19.costtune.v1.ScoreRequest\x1a\x19.costtune.v1.RankResponse\x12H\n\x0bScoreStream\x12\x19.costtune.v1.ScoreRequest\x1a\x1a.costtune.v1.ScoreResponse(\x01\x30\x01\x12\x44\n\x07\x43ompare\x12\x1b.costtune.v1.CompareRequest\x1a\x1c.costtune.v1.CompareResponse\x12J\n\tModelInfo\x12\x1d.costtune.v1.ModelInfoRequest\x1a\x1e.costtune.v1.ModelInfoResponse\x12>\n\x05Stats\x12\x19.costtune.v1.StatsRequest\x1a\x1a.costtune.v1.StatsResponse\x12J\n\tLoadModel\x12\x1d.costtune.v1.LoadModelRequest\x1a\x1e.costtune.v1.ModelInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x63osttune.proto\x12\x0b\x63osttune.v1\"&\n\x08\x46unction\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"a\n\tCandidate\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08pipeline\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12(\n\tfunctions\x18\x04 \x03(\x0b\x32\x15.costtune.v1.Function\"z\n\x0cScoreRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x11\n\tbenchmark\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0c\n\x04repr\x18\x04 \x01(\t\x12*\n\ncandidates\x18\x05 \x03(\x0b\x32\x16.costtune.v1.Candidate\"N\n\rScoreResponse\x12\r\n\x05\x63osts\x18\x01 \x03(\x01\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x12\n\ncache_hits\x18\x04 \x01(\r\";\n\x0cRankResponse\x12\r\n\x05order\x18\x01 \x03(\r\x12\r\n\x05\x63osts\x18\x02 \x03(\x01\x12\r\n\x05model\x18\x03 \x01(\t\"M\n\x0e\x43ompareRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\r\n\x05\x63ode1\x18\x03 \x01(\t\x12\r\n\x05\x63ode2\x18\x04 \x01(\t\"=\n\x0f\x43ompareResponse\x12\x12\n\nprediction\x18\x01 \x01(\t\x12\x16\n\x0ep_code1_faster\x18\x02 \x01(\x01\"1\n\x0bVariantPair\x12\x11\n\treference\x18\x01 \x03(\t\x12\x0f\n\x07variant\x18\x02 \x03(\t\"P\n\x16PredictVariantsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\'\n\x05pairs\x18\x02 \x03(\x0b\x32\x18.costtune.v1.VariantPair\"P\n\x17PredictVariantsResponse\x12\x12\n\nlog_ratios\x18\x01 \x03(\x01\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ncache_hits\x18\x03 \x01(\r\"\x12\n\x10ModelInfoRequest\" \n\x10LoadModelRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"\x8e\x01\n\x11ModelInfoResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04head\x18\x02 \x01(\t\x12\x0c\n\x04repr\x18\x03 \x01(\t\x12\x0c\n\x04\x62\x61se\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x12\n\nparameters\x18\x06 \x01(\x04\x12\x0e\n\x06\x64\x65vice\x18\x07 \x01(\t\x12\x0c\n\x04path\x18\x08 \x01(\t\"\x0e\n\x0cStatsRequest\"\xd9\x02\n\rStatsResponse\x12\x10\n\x08requests\x18\x01 \x01(\x04\x12\x12\n\ncandidates\x18\x02 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x03 \x01(\x04\x12\x0f\n\x07\x62\x61tches\x18\x04 \x01(\x04\x12\x17\n\x0fmean_batch_size\x18\x05 \x01(\x01\x12\x16\n\x0emax_batch_size\x18\x06 \x01(\r\x12\x12\n\ncache_hits\x18\x07 \x01(\x04\x12\x14\n\x0c\x63\x61\x63he_misses\x18\x08 \x01(\x04\x12\x16\n\x0ep50_latency_ms\x18\t \x01(\x01\x12\x16\n\x0ep99_latency_ms\x18\n \x01(\x01\x12\x10\n\x08uptime_s\x18\x0b \x01(\x01\x12\x11\n\trss_bytes\x18\x0c \x01(\x04\x12\x1b\n\x13\x66unction_cache_hits\x18\r \x01(\x04\x12\x1d\n\x15\x66unction_cache_misses\x18\x0e \x01(\x04\x12\x15\n\rcache_entries\x18\x0f \x01(\x04\x32\xd6\x04\n\x10\x43ostModelService\x12>\n\x05Score\x12\x19.costtune.v1.ScoreRequest\x1a\x1a.costtune.v1.ScoreResponse\x12<\n\x04Rank\x12\x19.costtune.v1.ScoreRequest\x1a\x19.costtune.v1.RankResponse\x12H\n\x0bScoreStream\x12\x19.costtune.v1.ScoreRequest\x1a\x1a.costtune.v1.ScoreResponse(\x01\x30\x01\x12\x44\n\x07\x43ompare\x12\x1b.costtune.v1.CompareRequest\x1a\x1c.costtune.v1.CompareResponse\x12J\n\tModelInfo\x12\x1d.costtune.v1.ModelInfoRequest\x1a\x1e.costtune.v1.ModelInfoResponse\x12>\n\x05Stats\x12\x19.costtune.v1.StatsRequest\x1a\x1a.costtune.v1.StatsResponse\x12J\n\tLoadModel\x12\x1d.costtune.v1.LoadModelRequest\x1a\x1e.costtune.v1.ModelInfoResponse\x12\\\n\x0fPredictVariants\x12#.costtune.v1.PredictVariantsRequest\x1a$.costtune.v1.PredictVariantsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,16 +45,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPAREREQUEST']._serialized_end=512
   _globals['_COMPARERESPONSE']._serialized_start=514
   _globals['_COMPARERESPONSE']._serialized_end=575
-  _globals['_MODELINFOREQUEST']._serialized_start=577
-  _globals['_MODELINFOREQUEST']._serialized_end=595
-  _globals['_LOADMODELREQUEST']._serialized_start=597
-  _globals['_LOADMODELREQUEST']._serialized_end=629
-  _globals['_MODELINFORESPONSE']._serialized_start=632
-  _globals['_MODELINFORESPONSE']._serialized_end=774
-  _globals['_STATSREQUEST']._serialized_start=776
-  _globals['_STATSREQUEST']._serialized_end=790
-  _globals['_STATSRESPONSE']._serialized_start=793
-  _globals['_STATSRESPONSE']._serialized_end=1138
-  _globals['_COSTMODELSERVICE']._serialized_start=1141
-  _globals['_COSTMODELSERVICE']._serialized_end=1645
+  _globals['_VARIANTPAIR']._serialized_start=577
+  _globals['_VARIANTPAIR']._serialized_end=626
+  _globals['_PREDICTVARIANTSREQUEST']._serialized_start=628
+  _globals['_PREDICTVARIANTSREQUEST']._serialized_end=708
+  _globals['_PREDICTVARIANTSRESPONSE']._serialized_start=710
+  _globals['_PREDICTVARIANTSRESPONSE']._serialized_end=790
+  _globals['_MODELINFOREQUEST']._serialized_start=792
+  _globals['_MODELINFOREQUEST']._serialized_end=810
+  _globals['_LOADMODELREQUEST']._serialized_start=812
+  _globals['_LOADMODELREQUEST']._serialized_end=844
+  _globals['_MODELINFORESPONSE']._serialized_start=847
+  _globals['_MODELINFORESPONSE']._serialized_end=989
+  _globals['_STATSREQUEST']._serialized_start=991
+  _globals['_STATSREQUEST']._serialized_end=1005
+  _globals['_STATSRESPONSE']._serialized_start=1008
+  _globals['_STATSRESPONSE']._serialized_end=1353
+  _globals['_COSTMODELSERVICE']._serialized_start=1356
+  _globals['_COSTMODELSERVICE']._serialized_end=1954
 # @@protoc_insertion_point(module_scope)

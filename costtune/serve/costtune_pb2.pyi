@@ -82,6 +82,32 @@ class CompareResponse(_message.Message):
     p_code1_faster: float
     def __init__(self, prediction: _Optional[str] = ..., p_code1_faster: _Optional[float] = ...) -> None: ...
 
+class VariantPair(_message.Message):
+    __slots__ = ("reference", "variant")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    VARIANT_FIELD_NUMBER: _ClassVar[int]
+    reference: _containers.RepeatedScalarFieldContainer[str]
+    variant: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, reference: _Optional[_Iterable[str]] = ..., variant: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PredictVariantsRequest(_message.Message):
+    __slots__ = ("model", "pairs")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    pairs: _containers.RepeatedCompositeFieldContainer[VariantPair]
+    def __init__(self, model: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[VariantPair, _Mapping]]] = ...) -> None: ...
+
+class PredictVariantsResponse(_message.Message):
+    __slots__ = ("log_ratios", "model", "cache_hits")
+    LOG_RATIOS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    CACHE_HITS_FIELD_NUMBER: _ClassVar[int]
+    log_ratios: _containers.RepeatedScalarFieldContainer[float]
+    model: str
+    cache_hits: int
+    def __init__(self, log_ratios: _Optional[_Iterable[float]] = ..., model: _Optional[str] = ..., cache_hits: _Optional[int] = ...) -> None: ...
+
 class ModelInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -69,6 +69,11 @@ class CostModelServiceStub:
                 request_serializer=costtune__pb2.LoadModelRequest.SerializeToString,
                 response_deserializer=costtune__pb2.ModelInfoResponse.FromString,
                 _registered_method=True)
+        self.PredictVariants = channel.unary_unary(
+                '/costtune.v1.CostModelService/PredictVariants',
+                request_serializer=costtune__pb2.PredictVariantsRequest.SerializeToString,
+                response_deserializer=costtune__pb2.PredictVariantsResponse.FromString,
+                _registered_method=True)
 
 
 class CostModelServiceServicer:
@@ -116,6 +121,12 @@ class CostModelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PredictVariants(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CostModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +164,11 @@ def add_CostModelServiceServicer_to_server(servicer, server):
                     servicer.LoadModel,
                     request_deserializer=costtune__pb2.LoadModelRequest.FromString,
                     response_serializer=costtune__pb2.ModelInfoResponse.SerializeToString,
+            ),
+            'PredictVariants': grpc.unary_unary_rpc_method_handler(
+                    servicer.PredictVariants,
+                    request_deserializer=costtune__pb2.PredictVariantsRequest.FromString,
+                    response_serializer=costtune__pb2.PredictVariantsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -344,6 +360,33 @@ class CostModelService:
             '/costtune.v1.CostModelService/LoadModel',
             costtune__pb2.LoadModelRequest.SerializeToString,
             costtune__pb2.ModelInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PredictVariants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/costtune.v1.CostModelService/PredictVariants',
+            costtune__pb2.PredictVariantsRequest.SerializeToString,
+            costtune__pb2.PredictVariantsResponse.FromString,
             options,
             channel_credentials,
             insecure,

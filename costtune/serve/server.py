@@ -4,7 +4,8 @@ Loads the model once (health is NOT_SERVING until it has), gathers concurrent
 requests into batches for the model, caches costs by content hash, enforces
 request limits, answers ``Stats``, and stops gracefully on SIGTERM/SIGINT.
 
-The model is a :class:`costtune.serve.adapter.ServedModel` or anything with the
+The model is a :class:`costtune.serve.adapter.ServedModel` (a function-variant model:
+:class:`~costtune.serve.adapter.ServedVariantModel`, which answers ``PredictVariants`` only) or anything with the
 same surface: ``score(items) -> list[float]`` where an item is a listing (str) or
 a ``{function: listing}`` mapping; ``batchable`` (may candidates of different
 requests share one ``score`` call); ``info()`` (name, head, repr, base, version,
@@ -150,6 +151,8 @@ class _Job:
 
 
 def _size(item) -> int:
+    if isinstance(item, tuple):  # a variant pair: (reference tokens, new variant tokens)
+        return sum(len(t) + 1 for side in item for t in side)
     return sum(map(len, item.values())) if isinstance(item, dict) else len(item)
 
 
@@ -350,6 +353,8 @@ class ScoringService:
             "ModelInfo": uu(self.ModelInfo, _parser(pb.ModelInfoRequest), ser(pb.ModelInfoResponse)),
             "Stats": uu(self.Stats, _parser(pb.StatsRequest), ser(pb.StatsResponse)),
             "LoadModel": uu(self.LoadModel, _parser(pb.LoadModelRequest), ser(pb.ModelInfoResponse)),
+            "PredictVariants": uu(self.PredictVariants, _parser(pb.PredictVariantsRequest),
+                                  ser(pb.PredictVariantsResponse)),
         })
 
     # -- helpers ------------------------------------------------------------
@@ -476,15 +481,31 @@ class ScoringService:
             out.append(program_functions(res.artifact, model_repr))
         return out
 
+    def _head(self, context, variant: bool) -> None:
+        """A function-variant model answers PredictVariants only, a cost model everything else."""
+        name, head = self.info.get("name", ""), self.info.get("head")
+        if variant and head != "variant":
+            self._abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                        f"model '{name}' (head {head}) is not a function-variant model: use Score")
+        if not variant and head == "variant":
+            self._abort(context, grpc.StatusCode.FAILED_PRECONDITION,
+                        f"model '{name}' is a function-variant model: it answers PredictVariants only "
+                        "(costtune search --server uses it in the profile estimate)")
+
     def _score(self, request, context) -> tuple[list[float], int]:
         self._check(request, context)
+        self._head(context, variant=False)
         start = time.perf_counter()
         items = self._items(request, context)
+        return self._run(items, lambda repr_: [content_key(it, repr_) for it in items], context, start)
+
+    def _run(self, items: list, keys_of: Callable, context, start: float) -> tuple[list[float], int]:
+        """The model's values of ``items`` (through the cache and the batcher) and the cache hits."""
         # one model for the whole request: LoadModel swaps model, batcher and cache under the lock
         with self.lock:
             batcher, cache, repr_ = self.batcher, self.cache, self.info.get("repr", "asm")
             use_cache = self.config.cache and batcher.batchable
-            keys = [content_key(it, repr_) for it in items]
+            keys = keys_of(repr_)
             costs: list = [cache.get(k) for k in keys] if use_cache else [None] * len(items)
             missing: dict[str, list[int]] = {}
             for i, (k, c) in enumerate(zip(keys, costs)):
@@ -535,6 +556,29 @@ class ScoringService:
         for request in request_iterator:
             yield self.Score(request, context)
 
+    def PredictVariants(self, request, context):
+        self._check(request, context)
+        self._head(context, variant=True)
+        start = time.perf_counter()
+        n = len(request.pairs)
+        if n == 0:
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no pairs")
+        if n > self.config.max_candidates:
+            self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"{n} pairs exceed the limit of {self.config.max_candidates} per request")
+        items, keys = [], []
+        for i, p in enumerate(request.pairs):
+            ref, new = list(p.reference), list(p.variant)
+            if max(sum(map(len, ref)), sum(map(len, new))) > LIMITS["listing_bytes"]:
+                self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            f"pair {i}: a side over {LIMITS['listing_bytes']:,} characters")
+            if not new:
+                self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"pair {i}: no variant tokens")
+            items.append((ref, new))
+            keys.append(hashlib.sha256(json.dumps([ref, new]).encode()).hexdigest())
+        values, hits = self._run(items, lambda repr_: keys, context, start)
+        return pb.PredictVariantsResponse(log_ratios=values, model=self.info.get("name", ""), cache_hits=hits)
+
     def Compare(self, request, context):
         self._check(request, context)
         if not hasattr(self.model, "compare"):
@@ -570,7 +614,7 @@ class ScoringService:
                                     path=i.get("path", ""))
 
     def LoadModel(self, request, context):
-        from costtune.serve.adapter import ServedModel, resolve_model_dir
+        from costtune.serve.adapter import load_served, resolve_model_dir
 
         self._check(request, context, needs_model=False)
         if not self.config.allow_load:
@@ -584,7 +628,7 @@ class ScoringService:
             self._abort(context, grpc.StatusCode.ABORTED, "another LoadModel is in progress; try again when it ends")
         try:
             try:
-                model = ServedModel.load(resolve_model_dir(request.path), device=self.config.device,
+                model = load_served(resolve_model_dir(request.path), device=self.config.device,
                                          threads=self.config.threads)
             except CostTuneError as e:  # the old model goes on serving
                 self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(e)[:300])
@@ -702,14 +746,14 @@ def serve(model: str, config: ServerConfig, on_event: Callable[..., None] | None
     and ``stopped`` - the CLI prints them. A model directory that is missing or not a
     costtune model fails with :class:`ModelLoadError` before the server listens.
     """
-    from costtune.serve.adapter import ServedModel, resolve_model_dir
+    from costtune.serve.adapter import load_served, resolve_model_dir
 
     on_event = on_event or (lambda kind, **kw: None)
     directory = resolve_model_dir(model)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        running = start(lambda: ServedModel.load(directory, device=config.device, threads=config.threads), config,
+        running = start(lambda: load_served(directory, device=config.device, threads=config.threads), config,
                         log_load_error=False)  # raised below: the CLI prints it as its one error line
         log.info("costtune serving %s on %s:%d", directory, config.host, running.port)
         on_event("listening", host=config.host, port=running.port)
