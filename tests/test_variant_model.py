@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("torch")
 
 from costtune.model.variant_model import (  # noqa: E402
-    Ensemble, VariantModel, annotate, count_token, is_variant_model, load, tokenize, train)
+    Ensemble, VariantModel, annotate, count_token, is_variant_model, load, targets, tokenize, train)
 from costtune.search.variants import VariantTable  # noqa: E402
 
 REF = """<f>:
@@ -113,6 +113,30 @@ def test_the_profile_estimate_asks_the_model_only_for_variants_of_new_shape():
     assert table.estimate(cand) == pytest.approx(expected)
     assert table.estimate_many([cand, functions]) == [pytest.approx(expected), 400.0]
     assert VariantTable().estimate(cand) != pytest.approx(expected)  # without a model: length scaling
+
+
+def test_a_model_of_the_scaled_base_predicts_a_correction_of_the_length_scaling(tmp_path):
+    class Zero:
+        base = "scaled"
+
+        def predict(self, pairs):
+            return [0.0] * len(pairs)
+
+    functions = {"f": REF, "main": "<main>:\nbl f\nret\n"}
+    seen = ("h0", functions, {"f": 305, "main": 2}, 400.0, {"f": [1, 100, 1, 1, 1], "main": [1, 1]})
+    zero, halves, plain = VariantTable(function_model=Zero()), VariantTable(function_model=_Halves()), VariantTable()
+    for t in (zero, halves, plain):
+        t.observe(*seen)
+    cand = {"f": NEW, "main": functions["main"]}
+    assert zero.estimate(cand) == pytest.approx(plain.estimate(cand))  # 0: the length scaling itself
+    assert zero.estimate(cand) != pytest.approx(halves.estimate(cand))
+    # a new model of that base starts there, and keeps its base when saved and loaded
+    ex = targets([{**e, "true": 150.0, "ref_count": 305.0, "scaled": 230.0} for e in _examples(8)], "scaled")
+    assert ex[0]["target"] == pytest.approx(math.log(151 / 231))
+    m = train(ex, tmp_path / "vm", epochs=0, dim=16, layers=1, heads=2, base="scaled")
+    assert m.predict([(e["ref"], e["new"]) for e in ex[:2]]) == [0.0, 0.0]
+    assert load(tmp_path / "vm").base == "scaled" and VariantModel.load(tmp_path / "vm").predict(
+        [(ex[0]["ref"], ex[0]["new"])]) == [0.0]
 
 
 def test_a_nearer_reference_observed_later_replaces_an_earlier_prediction():

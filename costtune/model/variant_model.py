@@ -12,8 +12,11 @@ Input, one token sequence: the reference variant of the function (a measured bui
 O0 where O3 inlined it away) annotated with its block profile - before each basic block how
 often it ran, at each call the callee's measured count, and the function's total - then the
 new variant's text. Counts are tokens of half powers of two (``@x23`` = 2^11.5). Output: the
-log of (new count + 1) / (reference count + 1). Trained on the corpus's training families,
-on every (reference, new variant) pair the cold setting meets.
+log of (new count + 1) / (base + 1), where the base (``base`` in ``variant_model.json``) is the
+reference's count (``reference``) or that count scaled by the ratio of the two variants' static
+lengths (``scaled``: the model learns the residual of the profile estimate's length scaling, and
+a prediction of 0 is that scaling). Trained on the corpus's training families, on every
+(reference, new variant) pair the cold setting meets.
 
 The network is a small transformer encoder trained from scratch on that text (no
 pretrained base: the vocabulary is AArch64 assembly, a few thousand tokens), mean-pooled into
@@ -30,14 +33,16 @@ from pathlib import Path
 
 from costtune.errors import ModelLoadError
 
-__all__ = ["annotate", "tokenize", "VariantModel", "Ensemble", "load", "is_variant_model", "train", "count_token",
-           "MAX_SIDE"]
+__all__ = ["annotate", "tokenize", "VariantModel", "Ensemble", "load", "is_variant_model", "train", "targets",
+           "count_token", "MAX_SIDE", "BASES"]
 
 _TOKEN = re.compile(r"[A-Za-z_.$][\w.$]*|#-?\d+|-?\d+|[^\s,]")
 _CALL = re.compile(r"^\s*bl\s+([A-Za-z_.$][\w.$]*)\s*$")
 #: tokens kept of each side (reference, new variant)
 MAX_SIDE = 1024
 SPECIAL = ("<pad>", "<unk>", "<sep>", "<ref>", "<new>")
+#: what a prediction's log ratio is relative to: the reference's count, or it scaled by length
+BASES = ("reference", "scaled")
 
 
 def count_token(n: float) -> str:
@@ -138,8 +143,10 @@ class VariantModel:
     """Predicts ``log((new count + 1) / (reference count + 1))`` for (reference tokens, new tokens)."""
 
     def __init__(self, vocab: list[str], dim: int = 256, layers: int = 4, heads: int = 8, net=None,
-                 device: str = "cpu"):
-        self.vocab = vocab
+                 device: str = "cpu", base: str = "reference"):
+        if base not in BASES:
+            raise ModelLoadError(f"variant model: base must be one of {', '.join(BASES)}, not {base!r}")
+        self.vocab, self.base = vocab, base
         self.index = {t: i for i, t in enumerate(vocab)}
         self.dim, self.layers, self.heads = dim, layers, heads
         self.net = net if net is not None else _net(len(vocab), dim, layers, heads)
@@ -179,7 +186,7 @@ class VariantModel:
         out.mkdir(parents=True, exist_ok=True)
         (out / "variant_model.json").write_text(json.dumps(
             {"kind": "variant", "dim": self.dim, "layers": self.layers, "heads": self.heads,
-             "max_side": MAX_SIDE, "vocab": self.vocab}))
+             "max_side": MAX_SIDE, "base": self.base, "vocab": self.vocab}))
         save_file({k: v.detach().cpu().half().contiguous() for k, v in self.net.state_dict().items()},
                   str(out / "weights.safetensors"))
 
@@ -192,7 +199,7 @@ class VariantModel:
         path = Path(path)
         try:
             meta = json.loads((path / "variant_model.json").read_text())
-            vocab, sizes = meta["vocab"], (meta["dim"], meta["layers"], meta["heads"])
+            vocab, sizes, base = meta["vocab"], (meta["dim"], meta["layers"], meta["heads"]), meta.get("base", "reference")
             state = load_file(str(path / "weights.safetensors"))
         except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
             raise ModelLoadError(f"variant model {path}: {type(e).__name__}: {e}") from None
@@ -201,7 +208,7 @@ class VariantModel:
         if threads:
             torch.set_num_threads(threads)
         try:
-            m = cls(vocab, *sizes, device=device)
+            m = cls(vocab, *sizes, device=device, base=base)
             m.net.load_state_dict(state)
         except (RuntimeError, ValueError, TypeError, AssertionError) as e:
             raise ModelLoadError(f"variant model {path}: weights do not match: {str(e).splitlines()[0]}") from None
@@ -214,7 +221,10 @@ class Ensemble:
     with ``ensemble.json`` (``{"members": [subdirectory, ...]}``)."""
 
     def __init__(self, members: list[VariantModel]):
+        if len({m.base for m in members}) > 1:
+            raise ModelLoadError("variant model ensemble: its members predict against different bases")
         self.members = members
+        self.base = members[0].base
 
     def predict(self, pairs, batch: int = 64) -> list[float]:
         preds = [m.predict(pairs, batch) for m in self.members]
@@ -278,11 +288,12 @@ def _batch(encoded: list[tuple[list[int], list[int]]], device: str):
 
 def train(examples: list[dict], out: Path, *, validation: list[dict] | None = None, epochs: int = 20,
           lr: float = 3e-4, batch: int = 64, dim: int = 256, layers: int = 4, heads: int = 8,
-          min_count: int = 2, seed: int = 0, device: str = "cpu", log=print) -> VariantModel:
+          min_count: int = 2, seed: int = 0, device: str = "cpu", base: str = "reference", log=print) -> VariantModel:
     """Fit on ``examples`` (dicts with ``ref`` and ``new`` token lists, ``target`` and optional
     ``weight``: the function's share of its program's count matters, a function that never
     runs little); keeps the epoch with the lowest weighted validation error when ``validation``
-    is given."""
+    is given. ``base="scaled"``: the targets are the log ratios to the length-scaled reference
+    count (:func:`targets`), and the output starts at 0 - the length scaling itself."""
     from collections import Counter
 
     import torch
@@ -290,11 +301,22 @@ def train(examples: list[dict], out: Path, *, validation: list[dict] | None = No
     torch.manual_seed(seed)
     freq = Counter(t for e in examples for side in ("ref", "new") for t in e[side][:MAX_SIDE])
     vocab = list(SPECIAL) + sorted(t for t, c in freq.items() if c >= min_count and t not in SPECIAL)
-    model = VariantModel(vocab, dim, layers, heads, device=device)
+    model = VariantModel(vocab, dim, layers, heads, device=device, base=base)
+    if base == "scaled":
+        with torch.no_grad():
+            model.net.head.weight.zero_()
+            model.net.head.bias.zero_()
     model.net.to(device)
     fit(model, examples, validation=validation, epochs=epochs, lr=lr, batch=batch, seed=seed, reseed=False, log=log)
     model.save(out)
     return model
+
+
+def targets(examples: list[dict], base: str) -> list[dict]:
+    """``examples`` (written by ``benchmarks/variant_examples.py``: ``true``, ``ref_count`` and
+    ``scaled`` counts) with the ``target`` of ``base``: log((true + 1) / (base count + 1))."""
+    key = {"reference": "ref_count", "scaled": "scaled"}[base]
+    return [{**e, "target": math.log((e["true"] + 1) / (e[key] + 1))} for e in examples]
 
 
 def fit(model: VariantModel, examples: list[dict], *, validation: list[dict] | None = None, epochs: int = 20,

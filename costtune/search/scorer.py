@@ -117,6 +117,7 @@ class RemoteVariantModel:
 
     def __init__(self, server: ServerScorer, batch: int = 256):
         self.server, self.batch = server, batch
+        self.base = server.client.model_info().variant_base or "reference"
 
     def predict(self, pairs, batch: int | None = None) -> list[float]:
         out: list[float] = []

@@ -257,9 +257,13 @@ class VariantTable:
         return True
 
     def _nearest(self, f: str, text: str) -> tuple[list[str], float]:
-        """The annotated tokens and count of ``f``'s block-profiled variant nearest in static length."""
+        """The annotated tokens of ``f``'s block-profiled variant nearest in static length, and the
+        count the model's prediction is relative to: that variant's, or it scaled by the ratio of
+        the two lengths (a model of ``base`` ``scaled``)."""
         n = count_instructions(text)
-        _, tokens, count = min(self.references[f], key=lambda r: abs(r[0] - n))
+        length, tokens, count = min(self.references[f], key=lambda r: abs(r[0] - n))
+        if getattr(self.function_model, "base", "reference") == "scaled":
+            return tokens, count * n / max(length, 1)
         return tokens, count
 
     def _predict(self, todo: dict[tuple[str, str], str]) -> None:

@@ -208,7 +208,7 @@ class ServedVariantModel:
         params = sum(p.numel() for m in members for p in m.net.parameters())
         return {"name": self.name, "head": self.head, "repr": self.repr, "base": "none (trained from scratch)",
                 "version": __version__, "parameters": int(params), "device": self.device,
-                "path": str(self.directory)}
+                "path": str(self.directory), "variant_base": self.model.base}
 
     def score(self, items: list) -> list[float]:
         with self.lock:

@@ -119,7 +119,7 @@ class LoadModelRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class ModelInfoResponse(_message.Message):
-    __slots__ = ("name", "head", "repr", "base", "version", "parameters", "device", "path")
+    __slots__ = ("name", "head", "repr", "base", "version", "parameters", "device", "path", "variant_base")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HEAD_FIELD_NUMBER: _ClassVar[int]
     REPR_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +128,7 @@ class ModelInfoResponse(_message.Message):
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    VARIANT_BASE_FIELD_NUMBER: _ClassVar[int]
     name: str
     head: str
     repr: str
@@ -136,7 +137,8 @@ class ModelInfoResponse(_message.Message):
     parameters: int
     device: str
     path: str
-    def __init__(self, name: _Optional[str] = ..., head: _Optional[str] = ..., repr: _Optional[str] = ..., base: _Optional[str] = ..., version: _Optional[str] = ..., parameters: _Optional[int] = ..., device: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+    variant_base: str
+    def __init__(self, name: _Optional[str] = ..., head: _Optional[str] = ..., repr: _Optional[str] = ..., base: _Optional[str] = ..., version: _Optional[str] = ..., parameters: _Optional[int] = ..., device: _Optional[str] = ..., path: _Optional[str] = ..., variant_base: _Optional[str] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
     __slots__ = ()

@@ -611,7 +611,7 @@ class ScoringService:
         return pb.ModelInfoResponse(name=i.get("name", ""), head=i.get("head", ""), repr=i.get("repr", ""),
                                     base=i.get("base", ""), version=str(i.get("version", "")),
                                     parameters=int(i.get("parameters", 0)), device=i.get("device", ""),
-                                    path=i.get("path", ""))
+                                    path=i.get("path", ""), variant_base=i.get("variant_base", ""))
 
     def LoadModel(self, request, context):
         from costtune.serve.adapter import load_served, resolve_model_dir
