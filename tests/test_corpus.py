@@ -178,6 +178,14 @@ def test_eval_ranks_cold_with_the_variant_model_on_a_dataset_from_the_corpus(col
     # a dataset without the corpus's profiles: one line
     res = cli("eval", "--model", "variant", "--data", str(tmp_path), cwd=tmp_path)
     assert res.returncode != 0 and res.stderr.strip().count("\n") == 0 and "--from-corpus" in res.stderr
+    # the same dataset gives the variant model's training examples
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "variant_examples.py"
+    res = subprocess.run([sys.executable, str(script), "--data", str(tmp_path / "ds"), "--splits", "train,validation,test",
+                          "--out", str(tmp_path / "ex.jsonl.gz")], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    examples = [json.loads(x) for x in gzip.open(tmp_path / "ex.jsonl.gz", "rt")]
+    assert examples and f"{len(examples)} examples" in res.stdout
+    assert all(e["ref"] and e["new"] and e["true"] >= 0 and e["scaled"] >= 0 for e in examples)
 
 
 # ---------------------------------------------------------------- the learned residual of the profile estimate
