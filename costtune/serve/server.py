@@ -372,13 +372,16 @@ class ScoringService:
         if getattr(request, "model", "") and request.model != name:
             self._abort(context, grpc.StatusCode.NOT_FOUND, f"unknown model {_short(request.model)} (serving '{name}')")
 
-    def _items(self, request, context) -> list:
-        n = len(request.candidates)
+    def _count(self, context, n: int, what: str) -> None:
+        """A request carries at least one and at most ``max_candidates`` candidates (or pairs)."""
         if n == 0:
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no candidates")
+            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"no {what}")
         if n > self.config.max_candidates:
             self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                        f"{n} candidates exceed the limit of {self.config.max_candidates} per request")
+                        f"{n} {what} exceed the limit of {self.config.max_candidates} per request")
+
+    def _items(self, request, context) -> list:
+        self._count(context, len(request.candidates), "candidates")
         model_repr = self.info.get("repr", "asm")
         if request.repr and request.repr not in REPRS:
             self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"unknown repr {_short(request.repr)} (asm|ir)")
@@ -560,12 +563,7 @@ class ScoringService:
         self._check(request, context)
         self._head(context, variant=True)
         start = time.perf_counter()
-        n = len(request.pairs)
-        if n == 0:
-            self._abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no pairs")
-        if n > self.config.max_candidates:
-            self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                        f"{n} pairs exceed the limit of {self.config.max_candidates} per request")
+        self._count(context, len(request.pairs), "pairs")
         items, keys = [], []
         for i, p in enumerate(request.pairs):
             ref, new = list(p.reference), list(p.variant)
