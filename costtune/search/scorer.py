@@ -83,9 +83,8 @@ class ServerScorer(Scorer):
         self.client = Client(address, timeout=timeout, retries=1)
         try:
             self.client.wait_ready(ready_timeout)
-            info = self.client.model_info()
-            self.repr = getattr(info, "repr", "") or "asm"
-            self.head = info.head
+            self.info = self.client.model_info()  #: the served model's ModelInfo, read once
+            self.repr = self.info.repr or "asm"
         except CostTuneError:
             self.client.close()
             raise
@@ -117,7 +116,7 @@ class RemoteVariantModel:
 
     def __init__(self, server: ServerScorer, batch: int = 256):
         self.server, self.batch = server, batch
-        self.base = server.client.model_info().variant_base or "reference"
+        self.base = server.info.variant_base or "reference"
 
     def predict(self, pairs, batch: int | None = None) -> list[float]:
         out: list[float] = []
@@ -200,7 +199,7 @@ def make_scorer(model: str | None, server: str | None, threads: int | None = 1) 
         raise ServerError("give --model or --server, not both")
     if server:
         scorer = ServerScorer(server)
-        if scorer.head == "variant":  # the profile estimate, new function variants predicted on the server
+        if scorer.info.head == "variant":  # the profile estimate, new function variants predicted on the server
             return ProfileScorer(function_model=RemoteVariantModel(scorer))
         return scorer
     if model == STATIC:

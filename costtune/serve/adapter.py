@@ -193,12 +193,10 @@ class ServedVariantModel:
 
     @classmethod
     def load(cls, directory, device: str = "cpu", threads: int | None = None) -> "ServedVariantModel":
+        from costtune.model.base import pick_device
         from costtune.model.variant_model import load
 
-        if device == "auto":
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = pick_device(device)
         return cls(load(directory, device=device, threads=threads), directory, device)
 
     def info(self) -> dict:
