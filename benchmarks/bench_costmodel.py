@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from costtune.errors import CostTuneError  # noqa: E402
 from costtune.model.baselines import OpcodeGBM, RandomScorer, StaticCount  # noqa: E402
 from costtune.model.metrics import kendall_tau, pairwise_counts, topk_score  # noqa: E402
 from costtune.model.heldout import known_and_ranked, load_all, profiled, reference_of, variant_table  # noqa: E402
@@ -206,4 +207,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except CostTuneError as e:  # a missing checkout, a model that does not load: one line
+        sys.exit(f"bench_costmodel: error: {e}")
