@@ -798,8 +798,35 @@ def test_a_served_variant_model_predicts_as_in_process_and_a_search_screens_with
         (p,) = res.programs
         assert p.measurements == 4 and p.best_value <= p.o3_value
         assert "variant model on server" in res.model and running.service.counters["requests"] > 1
-        with pytest.raises(ConfigError, match="--retrain-every fine-tunes a function-variant model in this process"):
+        with pytest.raises(ConfigError, match="--retrain-every with --server .*start it with --allow-load"):
             run_search(_config(tmp_path / "again", server=addr, retrain_every=2))
+    finally:
+        running.stop(1)
+
+
+def test_retrain_every_through_a_variant_server_fine_tunes_here_and_the_server_serves_each_adapted_model(tmp_path):
+    from costtune import resources
+    from costtune.serve import Client
+    from costtune.serve.adapter import load_served
+    from costtune.serve.server import ServerConfig, start
+
+    base = str(resources.variant_model_dir().resolve())
+    running = start(lambda: load_served(base, threads=1),
+                    ServerConfig(host="127.0.0.1", port=0, workers=2, allow_load=True))
+    try:
+        assert running.loaded.wait(120) and running.load_error is None, running.load_error
+        addr = f"127.0.0.1:{running.port}"
+        served = []
+        real = running.service.set_model
+        running.service.set_model = lambda m: (real(m), served.append(running.service.info.get("path")))
+        cfg = _config(tmp_path, server=addr, budget=5, retrain_every=2, retrain_epochs=1.0)
+        (p,) = run_search(cfg).programs
+        assert p.measurements == 5 and p.best_value <= p.o3_value
+        adapted = sorted((Path(cfg.out) / "adapted").iterdir())
+        assert len(adapted) == 2 and all((d / "variant_model.json").is_file() for d in adapted)  # after 2 and 4
+        assert str(adapted[0]) in served or str(adapted[1]) in served  # the server predicted with an adapted model
+        with Client(addr, timeout=30) as c:
+            assert c.model_info().path == base  # and serves the model it started with once the search is done
     finally:
         running.stop(1)
 

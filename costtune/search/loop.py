@@ -75,9 +75,8 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
         if config.uses_model:
             scorer = make_scorer(config.model or None, config.server or None, config.threads)
             if isinstance(getattr(scorer, "function_model", None), RemoteVariantModel):
-                if config.retrain_every:
-                    raise ConfigError("--retrain-every fine-tunes a function-variant model in this process: "
-                                      "give --model variant (or its directory) instead of --server")
+                if config.retrain_every:  # fine-tuned here, per program, and loaded by the server
+                    scorer.function_model.prepare_adapt(out / "adapted")
                 if config.sampler == "proxy" and not config.variants:  # its estimates need the block profiles
                     config = dataclasses.replace(config, variants=True)
         out.mkdir(parents=True, exist_ok=True)

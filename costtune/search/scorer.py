@@ -100,7 +100,7 @@ class ServerScorer(Scorer):
     def swap(self, model_dir: str) -> None:
         """Make the server serve ``model_dir`` (``costtune serve --allow-load``; a path it can read)."""
         path = str(Path(model_dir).resolve())  # the server resolves paths in its own working directory
-        self.client.load_model(path)
+        self.info = self.client.load_model(path)
         log.info("scorer now uses %s (on the server %s)", path, self.address)
 
     def close(self) -> None:
@@ -112,20 +112,64 @@ class ServerScorer(Scorer):
 
 class RemoteVariantModel:
     """A function-variant model served by ``costtune serve --model variant``: what the profile
-    estimate asks of a variant model (:meth:`predict`), answered by the server."""
+    estimate asks of a variant model (:meth:`predict`), answered by the server.
 
-    def __init__(self, server: ServerScorer, batch: int = 256):
+    :meth:`adapted` fine-tunes it on one program for ``--retrain-every``: the served weights are
+    read from the model's directory on this host, tuned in this process, saved under the search's
+    OUT and loaded by the server (``costtune serve --allow-load``). Each instance predicts with its
+    own directory: a search that moves on to the next program gets the unadapted model back."""
+
+    def __init__(self, server: ServerScorer, batch: int = 256, path: str | None = None):
         self.server, self.batch = server, batch
         self.base = server.info.variant_base or "reference"
+        self.path = path or server.info.path  #: the model directory on the server's host these predictions come from
+        self.adapt_dir: Path | None = None
+
+    def prepare_adapt(self, adapt_dir: Path) -> None:
+        """Check that the search can fine-tune the served model (its directory readable here, the
+        server loading models on request); ``adapt_dir`` receives the adapted models."""
+        from costtune.errors import ConfigError
+        from costtune.model.variant_model import is_variant_model
+
+        if not is_variant_model(self.path):
+            raise ConfigError(f"--retrain-every with --server {self.server.address}: the served model's directory "
+                              f"{self.path} is not readable here (run the search on the server's host)")
+        try:
+            self.server.swap(self.path)
+        except CostTuneError as e:
+            raise ConfigError(f"--retrain-every with --server {self.server.address}: {e}") from None
+        self.path, self.adapt_dir = self.server.info.path, Path(adapt_dir)
+
+    def adapted(self, examples: list[dict], *, epochs: int, lr: float, seed: int = 0) -> "RemoteVariantModel":
+        """A copy fine-tuned on ``examples`` (as :func:`costtune.model.variant_model.adapted`), served."""
+        import tempfile
+
+        from costtune.model.variant_model import adapted, load
+
+        self.adapt_dir.mkdir(parents=True, exist_ok=True)
+        out = Path(tempfile.mkdtemp(prefix="adapted-", dir=self.adapt_dir)).resolve()
+        adapted(load(self.path), examples, epochs=epochs, lr=lr, seed=seed).save(out)
+        new = RemoteVariantModel(self.server, self.batch, path=str(out))
+        new.adapt_dir = self.adapt_dir
+        return new
 
     def predict(self, pairs, batch: int | None = None) -> list[float]:
+        if self.server.info.path != self.path:  # another program's adapted model is served: this one back
+            self.server.swap(self.path)
+            self.path = self.server.info.path  # as the server spells it
         out: list[float] = []
         for i in range(0, len(pairs), self.batch):
             out += self.server.client.predict_variants(pairs[i:i + self.batch])
         return out
 
     def close(self) -> None:
-        self.server.close()
+        try:
+            if self.adapt_dir is not None and self.server.info.path != self.path:  # the server serves it as before
+                self.server.swap(self.path)
+        except CostTuneError as e:
+            log.warning("the server %s still serves an adapted model: %s", self.server.address, e)
+        finally:
+            self.server.close()
 
     def describe(self) -> str:
         return self.server.describe()

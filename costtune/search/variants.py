@@ -252,7 +252,10 @@ class VariantTable:
         from costtune.model.variant_model import adapted
 
         hottest = sorted(self.examples, key=lambda e: -e["weight"])[:ADAPT_MAX]
-        self.function_model = adapted(self.function_model, hottest, epochs=epochs, lr=lr)
+        if hasattr(self.function_model, "adapted"):  # a served model: tuned here, served from its new directory
+            self.function_model = self.function_model.adapted(hottest, epochs=epochs, lr=lr)
+        else:
+            self.function_model = adapted(self.function_model, hottest, epochs=epochs, lr=lr)
         self._learned.clear()
         return True
 
