@@ -28,7 +28,7 @@ import zlib
 from pathlib import Path
 
 from costtune.cache import cap_compile
-from costtune.errors import ConfigError, MeasurementError, UnknownBenchmark
+from costtune.errors import MeasurementError, UnknownBenchmark
 from costtune.logging import get_logger
 from costtune.search.config import SearchConfig
 from costtune.search.evaluate import Evaluator, budget_slot
