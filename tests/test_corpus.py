@@ -178,6 +178,19 @@ def test_eval_ranks_cold_with_the_variant_model_on_a_dataset_from_the_corpus(col
     # a dataset without the corpus's profiles: one line
     res = cli("eval", "--model", "variant", "--data", str(tmp_path), cwd=tmp_path)
     assert res.returncode != 0 and res.stderr.strip().count("\n") == 0 and "--from-corpus" in res.stderr
+    # a corpus collected without block profiles: one line, nothing written
+    with gzip.open(path, "rt") as f, gzip.open(tmp_path / "bare.jsonl.gz", "wt") as g:
+        for line in f:
+            d = json.loads(line)
+            d.pop("blocks", None)  # a candidate's block profile (the O0 and O3 references keep one)
+            g.write(json.dumps(d) + "\n")
+    res = cli("dataset", "--from-corpus", str(tmp_path / "bare.jsonl.gz"), "--out", str(tmp_path / "bare"), "--eps",
+              "0.001", "--no-plots", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    res = cli("eval", "--model", "variant", "--data", str(tmp_path / "bare"), "--benchmarks", "builtin/bitcount",
+              "--json", str(tmp_path / "bare.json"), cwd=tmp_path)
+    assert res.returncode != 0 and res.stderr.strip().count("\n") == 0, res.stderr
+    assert "no block profile" in res.stderr and not (tmp_path / "bare.json").exists()
     # the same dataset gives the variant model's training examples
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "variant_examples.py"
     res = subprocess.run([sys.executable, str(script), "--data", str(tmp_path / "ds"), "--splits", "train,validation,test",

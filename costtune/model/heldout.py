@@ -75,7 +75,8 @@ def reference_of(known: list[Candidate]) -> Candidate | None:
 def profiled(program: str, known: list[Candidate], bench_of, toolchain) -> list[tuple]:
     """What :meth:`~costtune.search.variants.VariantTable.observe` takes for each known candidate, its
     block counts read from its rebuilt binary where the corpus kept its profile (built once, for
-    every table of the program)."""
+    every table of the program). DatasetError when an O0/O3 reference has no block profile (a
+    corpus collected without profiles) or does not rebuild to the binary that was profiled."""
     from costtune.compile import compile_benchmark
     from costtune.measure.profile import read_symbols
     from costtune.search.variants import block_counts
@@ -83,11 +84,18 @@ def profiled(program: str, known: list[Candidate], bench_of, toolchain) -> list[
     out = []
     for c in known:
         bc = None
+        ref = sorted(c.extra["labels"] & {"O0", "O3"})
+        if ref and not c.extra["blocks"]:
+            raise DatasetError(f"{program}: its {ref[0]} reference has no block profile in the data (was the corpus "
+                               "collected without profiles?)")
         if c.extra["blocks"]:
             res = compile_benchmark(bench_of(program), c.pipeline or "O0", "aarch64", toolchain)
             if res.ok and res.artifact.binary_hash == c.extra["binary_hash"]:
                 bc = block_counts(c.functions, [tuple(b) for b in c.extra["blocks"]],
                                   read_symbols(res.artifact.binary, toolchain))
+            elif ref:
+                raise DatasetError(f"{program}: its {ref[0]} reference's profile cannot be read: the binary "
+                                   + ("does not build" if not res.ok else "rebuilt here differs from the profiled one"))
         out.append((c.extra["binary_hash"], c.functions, c.extra["per_function"], c.latency, bc))
     return out
 
