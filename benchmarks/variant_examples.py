@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from costtune.errors import CostTuneError  # noqa: E402
 from costtune.model.heldout import known_and_ranked, load_all, profiled, variant_table  # noqa: E402
 
 from costtune.asm import count_instructions  # noqa: E402
@@ -77,18 +78,27 @@ def main() -> int:
     data = load_all(args.data)
     splits = set(args.splits.split(","))
     n = 0
-    with gzip.open(args.out, "wt") as fh:
-        for p, cs in sorted(data.items()):
-            if cs[0].split not in splits:
-                continue
-            ex = examples(p, cs, get_benchmark, tc, args.all_references and cs[0].split == "train")
-            for e in ex:
-                fh.write(json.dumps({**e, "split": cs[0].split}) + "\n")
-            n += len(ex)
-            print(f"{p} ({cs[0].split}): {len(ex)} examples", flush=True)
+    part = args.out.with_name(args.out.name + ".part")  # renamed once every program gave its examples
+    try:
+        with gzip.open(part, "wt") as fh:
+            for p, cs in sorted(data.items()):
+                if cs[0].split not in splits:
+                    continue
+                ex = examples(p, cs, get_benchmark, tc, args.all_references and cs[0].split == "train")
+                for e in ex:
+                    fh.write(json.dumps({**e, "split": cs[0].split}) + "\n")
+                n += len(ex)
+                print(f"{p} ({cs[0].split}): {len(ex)} examples", flush=True)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(args.out)
     print(f"{n} examples -> {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except CostTuneError as e:  # a reference without its block profile, a missing checkout: one line
+        sys.exit(f"variant_examples: error: {e}")

@@ -180,15 +180,16 @@ class VariantModel:
             torch.backends.mha.set_fastpath_enabled(fast)
         return out
 
-    def save(self, out: Path) -> None:
+    def save(self, out: Path, half: bool = True) -> None:
+        """Weights in fp16 (the shipped form) or, ``half=False``, as trained (a copy fine-tuned again later)."""
         from safetensors.torch import save_file
 
         out.mkdir(parents=True, exist_ok=True)
         (out / "variant_model.json").write_text(json.dumps(
             {"kind": "variant", "dim": self.dim, "layers": self.layers, "heads": self.heads,
              "max_side": MAX_SIDE, "base": self.base, "vocab": self.vocab}))
-        save_file({k: v.detach().cpu().half().contiguous() for k, v in self.net.state_dict().items()},
-                  str(out / "weights.safetensors"))
+        save_file({k: (v.detach().cpu().half() if half else v.detach().cpu()).contiguous()
+                   for k, v in self.net.state_dict().items()}, str(out / "weights.safetensors"))
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", threads: int | None = None) -> "VariantModel":
@@ -230,11 +231,11 @@ class Ensemble:
         preds = [m.predict(pairs, batch) for m in self.members]
         return [sum(p) / len(p) for p in zip(*preds)]
 
-    def save(self, out: Path) -> None:
+    def save(self, out: Path, half: bool = True) -> None:
         out.mkdir(parents=True, exist_ok=True)
         names = []
         for i, m in enumerate(self.members):
-            m.save(out / f"m{i}")
+            m.save(out / f"m{i}", half)
             names.append(f"m{i}")
         (out / "ensemble.json").write_text(json.dumps({"members": names}))
 

@@ -119,8 +119,8 @@ class RemoteVariantModel:
     OUT and loaded by the server (``costtune serve --allow-load``). Each instance predicts with its
     own directory: a search that moves on to the next program gets the unadapted model back."""
 
-    def __init__(self, server: ServerScorer, batch: int = 256, path: str | None = None):
-        self.server, self.batch = server, batch
+    def __init__(self, server: ServerScorer, batch: int = 256, path: str | None = None, threads: int | None = 1):
+        self.server, self.batch, self.threads = server, batch, threads
         self.base = server.info.variant_base or "reference"
         self.path = path or server.info.path  #: the model directory on the server's host these predictions come from
         self.adapt_dir: Path | None = None
@@ -131,6 +131,9 @@ class RemoteVariantModel:
         from costtune.errors import ConfigError
         from costtune.model.variant_model import is_variant_model
 
+        if Path(self.path).parent.name == "adapted":  # a search that retrained through it was killed
+            log.warning("the server %s serves %s, a model adapted by an earlier search; this search fine-tunes "
+                        "from it (restart the server for the model it started with)", self.server.address, self.path)
         if not is_variant_model(self.path):
             raise ConfigError(f"--retrain-every with --server {self.server.address}: the served model's directory "
                               f"{self.path} is not readable here (run the search on the server's host)")
@@ -148,8 +151,9 @@ class RemoteVariantModel:
 
         self.adapt_dir.mkdir(parents=True, exist_ok=True)
         out = Path(tempfile.mkdtemp(prefix="adapted-", dir=self.adapt_dir)).resolve()
-        adapted(load(self.path), examples, epochs=epochs, lr=lr, seed=seed).save(out)
-        new = RemoteVariantModel(self.server, self.batch, path=str(out))
+        tuned = adapted(load(self.path, threads=self.threads), examples, epochs=epochs, lr=lr, seed=seed)
+        tuned.save(out, half=False)  # fp32: the next round goes on from these weights, not rounded ones
+        new = RemoteVariantModel(self.server, self.batch, path=str(out), threads=self.threads)
         new.adapt_dir = self.adapt_dir
         return new
 
@@ -244,7 +248,7 @@ def make_scorer(model: str | None, server: str | None, threads: int | None = 1) 
     if server:
         scorer = ServerScorer(server)
         if scorer.info.head == "variant":  # the profile estimate, new function variants predicted on the server
-            return ProfileScorer(function_model=RemoteVariantModel(scorer))
+            return ProfileScorer(function_model=RemoteVariantModel(scorer, threads=threads))
         return scorer
     if model == STATIC:
         return StaticScorer()

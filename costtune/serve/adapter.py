@@ -51,7 +51,7 @@ def resolve_model_dir(model: str) -> Path:
     d = resources.variant_model_dir() if str(model) == "variant" else resolve(model)
     if not is_variant_model(d):
         CostModelConfig.load(d)  # a missing or foreign directory fails here, before the server starts
-    return d
+    return Path(d).resolve()  # ModelInfo.path names one directory whatever a client's working directory
 
 
 def load_served(directory, device: str = "cpu", threads: int | None = None):
