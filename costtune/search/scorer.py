@@ -119,11 +119,12 @@ class RemoteVariantModel:
     OUT and loaded by the server (``costtune serve --allow-load``). Each instance predicts with its
     own directory: a search that moves on to the next program gets the unadapted model back."""
 
-    def __init__(self, server: ServerScorer, batch: int = 256, path: str | None = None, threads: int | None = 1):
+    def __init__(self, server: ServerScorer, batch: int = 256, path: str | None = None, threads: int | None = 1,
+                 adapt_dir: Path | None = None):
         self.server, self.batch, self.threads = server, batch, threads
         self.base = server.info.variant_base or "reference"
         self.path = path or server.info.path  #: the model directory on the server's host these predictions come from
-        self.adapt_dir: Path | None = None
+        self.adapt_dir = adapt_dir  #: where adapted copies go (set by :meth:`prepare_adapt`)
 
     def prepare_adapt(self, adapt_dir: Path) -> None:
         """Check that the search can fine-tune the served model (its directory readable here, the
@@ -153,9 +154,7 @@ class RemoteVariantModel:
         out = Path(tempfile.mkdtemp(prefix="adapted-", dir=self.adapt_dir)).resolve()
         tuned = adapted(load(self.path, threads=self.threads), examples, epochs=epochs, lr=lr, seed=seed)
         tuned.save(out, half=False)  # fp32: the next round goes on from these weights, not rounded ones
-        new = RemoteVariantModel(self.server, self.batch, path=str(out), threads=self.threads)
-        new.adapt_dir = self.adapt_dir
-        return new
+        return RemoteVariantModel(self.server, self.batch, path=str(out), threads=self.threads, adapt_dir=self.adapt_dir)
 
     def predict(self, pairs, batch: int | None = None) -> list[float]:
         if self.server.info.path != self.path:  # another program's adapted model is served: this one back
