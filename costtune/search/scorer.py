@@ -154,7 +154,8 @@ class RemoteVariantModel:
         out = Path(tempfile.mkdtemp(prefix="adapted-", dir=self.adapt_dir)).resolve()
         tuned = adapted(load(self.path, threads=self.threads), examples, epochs=epochs, lr=lr, seed=seed)
         tuned.save(out, half=False)  # fp32: the next round goes on from these weights, not rounded ones
-        return RemoteVariantModel(self.server, self.batch, path=str(out), threads=self.threads, adapt_dir=self.adapt_dir)
+        return RemoteVariantModel(self.server, self.batch, path=str(out), threads=self.threads,
+                                  adapt_dir=self.adapt_dir)
 
     def predict(self, pairs, batch: int | None = None) -> list[float]:
         if self.server.info.path != self.path:  # another program's adapted model is served: this one back
