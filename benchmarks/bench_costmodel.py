@@ -77,7 +77,7 @@ def main() -> int:
     ap.add_argument("--settings", default="cold,warm", help="cold, warm or both (default cold,warm)")
     ap.add_argument("--warm", type=int, default=20, help="known o3-edits candidates in the warm setting")
     ap.add_argument("--model", action="append", default=[], metavar="DIR",
-                    help="a cost model directory to score (repeatable; 'default' = the shipped model)")
+                    help="a cost model directory to score (repeatable; 'default' or 'llm' = the shipped LLM model)")
     ap.add_argument("--variant-model", action="append", default=[], metavar="DIR",
                     help="a function-variant model (benchmarks/train_variant_model.py): the profile estimate "
                          "with its new variants predicted by the model (repeatable)")

@@ -555,7 +555,8 @@ def test_retrain_command_writes_a_loadable_model(tmp_path, tiny_model, capsys):
     from costtune.model import DEFAULT_MODEL_DIR, resolve_model_dir
 
     assert resolve_model_dir(tmp_path / "rt") == tmp_path / "rt" / "model"
-    assert resolve_model_dir("default") == Path(DEFAULT_MODEL_DIR) and resolve_model_dir(tiny_model) == Path(tiny_model)
+    assert resolve_model_dir("default") == resolve_model_dir("llm") == Path(DEFAULT_MODEL_DIR)
+    assert resolve_model_dir(tiny_model) == Path(tiny_model)
     assert CostModel.from_pretrained(tmp_path / "rt").score([{"f": "mov w0, wzr\nret\n"}]) == \
         m.score([{"f": "mov w0, wzr\nret\n"}])
     rc, err = _run_cli(capsys, "retrain", "--db", str(tmp_path / "none.db"), "--model", str(tiny_model),
@@ -960,10 +961,31 @@ def test_without_a_strategy_a_search_runs_the_profile_screen_unless_a_flag_choos
     assert cli_main([*common, "--out", str(tmp_path / "a")]) == 0
     assert cli_main([*common, "--sampler", "tpe", "--out", str(tmp_path / "b")]) == 0
     capsys.readouterr()
+    # --model default (the SearchConfig defaults): the screen is the profile estimate with the variant model
+    assert cli_main([*common, "--model", "default", "--k", "2", "--out", str(tmp_path / "c")]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert "variant model" in res["model"] and res["programs"][0]["measurements"] == 2, res
     screen = SearchConfig.load(search_cmd.DEFAULT_STRATEGY)
     assert (seen[0].sampler, seen[0].model, seen[0].variants, seen[0].k) == ("proxy", "profile", True, screen.k)
     assert seen[0].neighbours == screen.neighbours and seen[0].budget == 2
     assert seen[1].sampler == "tpe" and not seen[1].variants and seen[1].k == SearchConfig().k
+
+
+def test_the_default_model_is_the_variant_model_where_the_search_can_profile_and_the_llm_elsewhere():
+    # the shipped LLM ranks unseen programs' candidates below the profile estimate with the variant model
+    for model in ("", "default"):
+        assert SearchConfig(benchmarks=[PROGRAM], model=model).screen_model == "variant"
+        # no block profiles for cycles: the LLM, which needs none
+        assert SearchConfig(benchmarks=[PROGRAM], model=model, metric="cycles").screen_model == "llm"
+    assert SearchConfig(benchmarks=[PROGRAM], model="llm").screen_model == "llm"
+    assert SearchConfig(benchmarks=[PROGRAM], server="localhost:1").screen_model == ""  # the server says
+    # the choice is made when the search starts: overriding the sampler or the metric later still validates
+    assert not SearchConfig(benchmarks=[PROGRAM]).override(sampler="tpe").variants
+    from costtune.model.variant_model import Ensemble, VariantModel
+    from costtune.search.scorer import LocalScorer, ProfileScorer, make_scorer
+
+    assert isinstance(make_scorer("variant", None).function_model, (VariantModel, Ensemble))
+    assert isinstance(make_scorer("llm", None), LocalScorer) and not isinstance(make_scorer("llm", None), ProfileScorer)
 
 
 def test_a_pass_catalog_that_does_not_load_leaves_no_out_behind(tmp_path, monkeypatch, capsys):

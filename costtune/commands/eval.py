@@ -14,9 +14,10 @@ def register(sub):
                                "  costtune eval --model variant --data runs/corpus_ds\n"
                                "  costtune eval --model runs/model --db runs/cbench.db --benchmarks cbench/security-sha --json report.json"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="trained model directory, 'default', or 'variant' / a "
-                   "function-variant model directory (ranked cold: each program's O0 and O3 profiles known; needs "
-                   "--data built with 'costtune dataset --from-corpus')")
+    p.add_argument("--model", required=True, help="'default': the best shipped model for the data ('variant' on "
+                   "--data built with 'costtune dataset --from-corpus', else 'llm'); 'llm' or a trained LLM model "
+                   "directory; 'variant' or a function-variant model directory (ranked cold: each program's O0 and "
+                   "O3 profiles known; needs --data built with 'costtune dataset --from-corpus')")
     p.add_argument("--data", help="dataset directory: test split = held-out programs, train split fits the GBM")
     p.add_argument("--db", help="records database URL: evaluate on these measured candidates")
     p.add_argument("--benchmarks", nargs="*", help="programs to evaluate (suite/name); with --db required")
@@ -40,9 +41,12 @@ def run(args) -> int:
 
     if not args.data and not args.db:
         raise ConfigError("eval needs --data DIR or --db URL --benchmarks ...")
+    from costtune.model.heldout import is_corpus_dataset
     from costtune.model.variant_model import is_variant_model
-    from costtune.search.scorer import VARIANT
+    from costtune.search.scorer import DEFAULT, VARIANT
 
+    if args.model == DEFAULT and args.data and is_corpus_dataset(args.data):
+        args.model = VARIANT  # the best shipped model where the references' block profiles are known
     if args.model == VARIANT or is_variant_model(args.model):
         if not args.data:
             raise ConfigError("a function-variant model is evaluated on --data DIR built with 'costtune dataset "

@@ -15,7 +15,7 @@ def register(sub):
                                "  costtune serve --model runs/model --port 0 --suites builtin,cbench --allow-load\n"
                                "  costtune serve --model variant --device cuda   # for costtune search --server"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="default", help="model directory ('default' = the shipped model; 'variant' = the shipped function-variant "
+    p.add_argument("--model", default="default", help="model directory ('default' or 'llm' = the shipped LLM model, which scores a lone candidate; 'variant' = the shipped function-variant "
                    "model, for costtune search --server)")
     p.add_argument("--port", type=int, default=50051, help="0 = any free port (printed on start)")
     p.add_argument("--host", default="127.0.0.1")

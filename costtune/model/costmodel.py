@@ -297,9 +297,9 @@ class CostModel:
 
 
 def resolve_model_dir(model) -> Path:
-    """Where a ``--model`` value points: ``default`` (or "") is the shipped model; the OUT folder of
-    ``costtune retrain``, which holds its model in OUT/model, is that model; anything else is itself."""
-    if str(model) in ("", "default"):
+    """Where a ``--model`` value points: ``default``, ``llm`` (or "") is the shipped LLM cost model; the OUT
+    folder of ``costtune retrain``, which holds its model in OUT/model, is that model; anything else is itself."""
+    if str(model) in ("", "default", "llm"):
         return Path(default_model_dir())
     d = Path(model)
     if not (d / CONFIG_NAME).is_file() and (d / "model" / CONFIG_NAME).is_file():

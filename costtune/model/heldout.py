@@ -30,12 +30,17 @@ def load_all(dirs: list[Path]) -> dict[str, list[Candidate]]:
     return out
 
 
+def is_corpus_dataset(ds) -> bool:
+    """Whether ``ds`` was built with ``costtune dataset --from-corpus`` (it keeps the references' block profiles)."""
+    return (Path(ds) / "corpus.db").is_file() and (Path(ds) / "ranking.jsonl").is_file()
+
+
 def load(ds: Path) -> dict[str, list[Candidate]]:
     """Candidates by program from a dataset built from a corpus, with their records' details."""
     from costtune.records import RecordStore
 
     ds = Path(ds)
-    if not (ds / "corpus.db").is_file() or not (ds / "ranking.jsonl").is_file():
+    if not is_corpus_dataset(ds):
         raise DatasetError(f"{ds} is not a dataset built with 'costtune dataset --from-corpus' (no corpus.db "
                            "with the O0/O3 block profiles beside ranking.jsonl)")
     rows = [json.loads(x) for x in (ds / "ranking.jsonl").read_text().splitlines() if x.strip()]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from costtune.config import YamlConfig
 from costtune.errors import ConfigError
-from costtune.search.scorer import PROFILE, STATIC, is_variant_model
+from costtune.search.scorer import DEFAULT, LLM, PROFILE, STATIC, VARIANT, is_variant_model
 
 __all__ = ["SearchConfig", "SAMPLERS", "OBJECTIVES", "WARM_MODES", "NEIGHBOUR_MOVES"]
 
@@ -31,8 +31,10 @@ class SearchConfig(YamlConfig):
     space: str = "o3-edits"  # o3-edits | flat (see costtune.search.space)
     slots: int = 8  # edit slots of the o3-edits space
     length: int = 30  # slots of the flat space
-    model: str = ""  # cost-model directory ("" = the shipped default model; "static" = instruction count;
-    #                  "profile" = the count estimated from measured candidates' block profiles, turns on variants)
+    model: str = ""  # cost-model directory ("" or "default": the best shipped model the search can use - "variant"
+    #                  for the proxy sampler on insns, else "llm"; "llm" = the shipped LLM cost model; "static" =
+    #                  instruction count; "profile" = the count estimated from measured candidates' block profiles,
+    #                  turns on variants; "variant" = that estimate with the shipped function-variant model)
     server: str = ""  # HOST:PORT of a costtune scoring server (instead of --model)
     storage: str = ""  # Optuna RDB URL ("" = sqlite:///OUT/search.db); postgresql://... for many workers
     db: str = ""  # records database ("" = OUT/records.db)
@@ -83,11 +85,11 @@ class SearchConfig(YamlConfig):
             raise ConfigError("give --model or --server, not both")
         if self.retrain_every and self.model in (STATIC, PROFILE):
             raise ConfigError(f"--retrain-every needs a cost model; --model {self.model} has nothing to retrain")
-        if (self.model == PROFILE or is_variant_model(self.model)) and self.sampler == "proxy":
-            self.variants = True  # its estimates come from the variant table's block profiles
         from costtune.measure.cycles import metric_name
 
         self.metric = metric_name(self.metric, self.cpu)
+        if (self.model == PROFILE or is_variant_model(self.model)) and self.sampler == "proxy":
+            self.variants = True  # its estimates come from the variant table's block profiles
         if self.heartbeat < 1:
             raise ConfigError("heartbeat must be >= 1 second")
         if self.variants and (self.sampler != "proxy" or self.target != "aarch64" or self.metric != "insns"):
@@ -118,6 +120,15 @@ class SearchConfig(YamlConfig):
     @property
     def uses_model(self) -> bool:
         return self.sampler == "proxy"
+
+    @property
+    def screen_model(self) -> str:
+        """The ``--model`` the screen loads. "" and "default" are the best shipped model the search can use:
+        the variant model where block profiles are measured (insns on aarch64), which ranks unseen programs'
+        candidates above the LLM; elsewhere the LLM, which needs no profile. A server says what it serves."""
+        if self.server or self.model not in ("", DEFAULT):
+            return self.model
+        return VARIANT if self.metric == "insns" and self.target == "aarch64" else LLM
 
     @property
     def storage_url(self) -> str:

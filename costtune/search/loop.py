@@ -48,7 +48,7 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
     from costtune.measure import default_runner_name, get_runner
     from costtune.passes import load_catalog
     from costtune.records import RecordStore
-    from costtune.search.scorer import RemoteVariantModel, make_scorer
+    from costtune.search.scorer import ProfileScorer, RemoteVariantModel, make_scorer
     from costtune.search.space import make_space
     from costtune.toolchain import find, get_target
 
@@ -73,12 +73,11 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
         runner_name = config.runner or default_runner_name(config.target, config.metric)
         runner = get_runner(runner_name, config.target, config.metric)
         if config.uses_model:
-            scorer = make_scorer(config.model or None, config.server or None, config.threads)
-            if isinstance(getattr(scorer, "function_model", None), RemoteVariantModel):
-                if config.retrain_every:  # fine-tuned here, per program, and loaded by the server
-                    scorer.function_model.prepare_adapt(out / "adapted")
-                if config.sampler == "proxy" and not config.variants:  # its estimates need the block profiles
-                    config = dataclasses.replace(config, variants=True)
+            scorer = make_scorer(config.screen_model or None, config.server or None, config.threads)
+            if isinstance(getattr(scorer, "function_model", None), RemoteVariantModel) and config.retrain_every:
+                scorer.function_model.prepare_adapt(out / "adapted")  # fine-tuned here, per program, served there
+            if isinstance(scorer, ProfileScorer) and not config.variants:  # its estimates need the block profiles
+                config = dataclasses.replace(config, variants=True)
         out.mkdir(parents=True, exist_ok=True)
         storage = load_storage(config.storage_url, config.heartbeat)
         store = RecordStore(config.db_url)

@@ -232,6 +232,8 @@ class ProfileScorer(StaticScorer):
 STATIC = "static"  #: the --model value that selects StaticScorer
 PROFILE = "profile"  #: the --model value that selects ProfileScorer
 VARIANT = "variant"  #: the --model value of the shipped variant model (ProfileScorer with it)
+DEFAULT = "default"  #: the best shipped model for the caller: VARIANT in a search that can profile, else LLM
+LLM = "llm"  #: the --model value of the shipped LLM cost model (whole candidates, no measurement needed)
 
 
 def is_variant_model(model: str | None) -> bool:
@@ -239,7 +241,7 @@ def is_variant_model(model: str | None) -> bool:
     estimate does, with the model predicting variants of new shape)."""
     from costtune.model.variant_model import is_variant_model as is_model_dir
 
-    return model == VARIANT or (bool(model) and model not in (STATIC, PROFILE) and is_model_dir(model))
+    return model == VARIANT or (bool(model) and model not in (STATIC, PROFILE, DEFAULT, LLM) and is_model_dir(model))
 
 
 def make_scorer(model: str | None, server: str | None, threads: int | None = 1) -> Scorer:
@@ -262,7 +264,7 @@ def make_scorer(model: str | None, server: str | None, threads: int | None = 1) 
                                                  threads=threads))
     from costtune.model import DEFAULT_MODEL_DIR
 
-    path = model or DEFAULT_MODEL_DIR
+    path = DEFAULT_MODEL_DIR if model in (None, "", DEFAULT, LLM) else model
     try:
         return LocalScorer(path, threads)
     except ModelLoadError:
