@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("torch")
 
 from costtune.model.variant_model import (  # noqa: E402
-    Ensemble, VariantModel, annotate, count_token, is_variant_model, load, targets, tokenize, train)
+    Ensemble, VariantModel, adapted, annotate, count_token, is_variant_model, load, targets, tokenize, train)
 from costtune.search.variants import VariantTable  # noqa: E402
 
 REF = """<f>:
@@ -206,6 +206,16 @@ def test_a_search_in_which_the_model_orders_measured_candidates_worse_than_lengt
             assert table.estimate_many([cand]) != [plain.estimate(cand)] and len(calls) == n + 1
         else:  # the length scaling, as without a model, and the model is not asked
             assert table.estimate_many([cand]) == [plain.estimate(cand)] and len(calls) == n
+
+
+def test_adapting_to_any_number_of_measured_variants_trains(tmp_path):
+    model = train(_examples(8), tmp_path / "vm", epochs=1, batch=8, dim=32, layers=1, heads=2, log=lambda m: None)
+    pair = [(_examples(1)[0]["ref"], _examples(1)[0]["new"])]
+    # 65 variants at a search's batch of 16 and 2 epochs: 10 steps, on which torch's one-cycle schedule divided by
+    # zero (its warm-up ended on the first step) and the search stopped with a traceback
+    for n in (1, 16, 65, 80):
+        a = adapted(model, _examples(n), epochs=2, lr=1e-3)
+        assert a is not model and math.isfinite(a.predict(pair)[0]) and a.predict(pair) != model.predict(pair)
 
 
 def test_adapt_fine_tunes_a_copy_of_the_model_on_the_measured_variants_it_read(tmp_path):
