@@ -981,6 +981,9 @@ def test_the_default_model_is_the_variant_model_where_the_search_can_profile_and
     assert SearchConfig(benchmarks=[PROGRAM], server="localhost:1").screen_model == ""  # the server says
     # the choice is made when the search starts: overriding the sampler or the metric later still validates
     assert not SearchConfig(benchmarks=[PROGRAM]).override(sampler="tpe").variants
+    assert SearchConfig(benchmarks=[PROGRAM], tell_predicted=True).tell_predicted  # the variant model's table tells
+    with pytest.raises(ConfigError, match="--tell-predicted needs --variants"):
+        SearchConfig(benchmarks=[PROGRAM], tell_predicted=True, metric="cycles")
     from costtune.model.variant_model import Ensemble, VariantModel
     from costtune.search.scorer import LocalScorer, ProfileScorer, make_scorer
 

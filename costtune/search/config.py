@@ -107,7 +107,7 @@ class SearchConfig(YamlConfig):
             raise ConfigError(f"--neighbour-moves must be one of {', '.join(NEIGHBOUR_MOVES)}")
         if self.neighbour_moves != "redraw" and (not self.neighbours or self.space != "o3-edits"):
             raise ConfigError(f"--neighbour-moves {self.neighbour_moves} needs --neighbours N and the o3-edits space")
-        if self.tell_predicted and not self.variants:
+        if self.tell_predicted and not self.variants and not (self.uses_model and is_variant_model(self.screen_model)):
             raise ConfigError("--tell-predicted needs --variants (it tells the sampler their predictions)")
         if self.warm_start_mode not in WARM_MODES:
             raise ConfigError(f"--warm-start-mode must be one of {', '.join(WARM_MODES)}")
