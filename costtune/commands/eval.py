@@ -45,16 +45,17 @@ def run(args) -> int:
     from costtune.model.variant_model import is_variant_model
     from costtune.search.scorer import DEFAULT, VARIANT
 
-    if args.model == DEFAULT and args.data and is_corpus_dataset(args.data):
-        args.model = VARIANT  # the best shipped model where the references' block profiles are known
-    if args.model == VARIANT or is_variant_model(args.model):
+    model = args.model
+    if model == DEFAULT and args.data and is_corpus_dataset(args.data):
+        model = VARIANT  # the best shipped model where the references' block profiles are known
+    if model == VARIANT or is_variant_model(model):
         if not args.data:
             raise ConfigError("a function-variant model is evaluated on --data DIR built with 'costtune dataset "
                               "--from-corpus' (it reads the O0/O3 block profiles kept there)")
         from costtune import resources
         from costtune.model.evaluate import evaluate_variant
 
-        path = resources.variant_model_dir() if args.model == VARIANT else args.model
+        path = resources.variant_model_dir() if model == VARIANT else model
         rep = evaluate_variant(path, args.data, programs=args.benchmarks, eps=args.eps, seed=args.seed,
                                threads=args.threads)
         return _report(rep, args)

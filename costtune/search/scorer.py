@@ -48,8 +48,8 @@ class LocalScorer(Scorer):
         from costtune.model import CostModel
 
         self.threads = threads
-        self.model_dir = str(model_dir)
         self.model = CostModel.from_pretrained(model_dir, threads=threads)
+        self.model_dir = self.model.directory  # "default", "llm" and retrain's OUT resolved to the model's own
         self.repr = self.model.config.repr
         self.version = 0
         self._lock = threading.Lock()
@@ -65,7 +65,7 @@ class LocalScorer(Scorer):
 
         new = CostModel.from_pretrained(model_dir, threads=self.threads)
         with self._lock:
-            self.model, self.model_dir = new, str(model_dir)
+            self.model, self.model_dir = new, new.directory
             self.version += 1
         log.info("scorer now uses %s (version %d)", model_dir, self.version)
 
@@ -264,7 +264,7 @@ def make_scorer(model: str | None, server: str | None, threads: int | None = 1) 
                                                  threads=threads))
     from costtune.model import DEFAULT_MODEL_DIR
 
-    path = DEFAULT_MODEL_DIR if model in (None, "", DEFAULT, LLM) else model
+    path = model or DEFAULT_MODEL_DIR  # "default" and "llm" resolve in CostModel.from_pretrained
     try:
         return LocalScorer(path, threads)
     except ModelLoadError:
