@@ -336,7 +336,7 @@ def fit(model: VariantModel, examples: list[dict], *, validation: list[dict] | N
     enc = [(model.encode(e["ref"], e["new"]), e["target"], e.get("weight", 1.0)) for e in examples]
     steps = max(epochs * math.ceil(len(enc) / batch), 1)
     # OneCycleLR divides by zero when its warm-up ends on the first step (0.1 x 10 steps: an adapt on 65-80 variants)
-    warm = 0.1 if abs(0.1 * steps - 1) > 1e-9 else 0.15
+    warm = 0.15 if steps == 10 else 0.1
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=warm)
     best, best_state = math.inf, None
 
