@@ -51,6 +51,7 @@ first appearance, so that pass-generated names (``%exitcond112.not``) carry no n
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -586,19 +587,25 @@ def program_functions(artifact, repr: str = "asm", toolchain=None) -> dict[str, 
         if path.suffix == ".s":
             return split_functions(normalize_asm(path.read_text(errors="replace")))
         return split_functions(normalize_asm(disassemble(path, toolchain)))
-    # an artifact directory is content-addressed and never changes: read it once (the search
-    # reads a candidate's functions to score it, to predict it, and to profile it)
-    key = (os.fspath(getattr(artifact, "dir", artifact.obj)), repr)
+    # read each distinct file once: a search reads a candidate's functions to score it, to predict
+    # it and to profile it, and many pipelines give the very same object file
+    src = Path(artifact.opt_ll if repr == "ir" else artifact.obj)
+    try:
+        key = (hashlib.sha256(src.read_bytes()).hexdigest(), repr)
+    except OSError:  # missing: disassemble says so
+        key = None
     if key not in _FUNCTIONS:
         if repr == "ir":
-            fns = split_functions(normalize_ir(Path(artifact.opt_ll).read_text(errors="replace")))
+            fns = split_functions(normalize_ir(src.read_text(errors="replace")))
         else:
-            fns = split_functions(normalize_asm(disassemble(artifact.obj, toolchain)))
+            fns = split_functions(normalize_asm(disassemble(src, toolchain)))
+        if key is None:
+            return fns
         if len(_FUNCTIONS) >= _FUNCTIONS_MAX:
             _FUNCTIONS.pop(next(iter(_FUNCTIONS)))
         _FUNCTIONS[key] = fns
     return dict(_FUNCTIONS[key])
 
 
-_FUNCTIONS: dict[tuple[str, str], dict[str, str]] = {}  #: (artifact dir, repr) -> functions, oldest first
+_FUNCTIONS: dict[tuple[str, str], dict[str, str]] = {}  #: (file's sha256, repr) -> functions, oldest first
 _FUNCTIONS_MAX = 2048

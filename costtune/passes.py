@@ -180,24 +180,26 @@ def load_catalog(llvm: int) -> Catalog:
 
 # --------------------------------------------------------------------------- text
 
+_SPLIT_RE = re.compile(r"[()<>,]")
+
+
 def split_top(text: str) -> list[str]:
     """Split at commas that are not inside () or <>."""
-    parts, depth, cur = [], 0, []
-    for ch in text:
+    parts, depth, start = [], 0, 0
+    for m in _SPLIT_RE.finditer(text):  # only the brackets and commas: a pipeline is long
+        ch = m.group()
         if ch in "(<":
             depth += 1
         elif ch in ")>":
             depth -= 1
             if depth < 0:
                 raise InvalidPassPipeline(f"unbalanced brackets in pipeline: {text!r}")
-        if ch == "," and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
+        elif depth == 0:
+            parts.append(text[start:m.start()].strip())
+            start = m.end()
     if depth != 0:
         raise InvalidPassPipeline(f"unbalanced brackets in pipeline: {text!r}")
-    parts.append("".join(cur).strip())
+    parts.append(text[start:].strip())
     return [p for p in parts if p]
 
 

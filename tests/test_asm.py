@@ -138,3 +138,21 @@ def test_normalize_ir_drops_noise_and_renames(artifacts):
 def test_disassemble_missing_file(tmp_path):
     with pytest.raises(CompileError):
         asm.disassemble(tmp_path / "nope.o")
+
+
+def test_program_functions_reads_each_distinct_object_once(artifacts, tmp_path, monkeypatch):
+    # two pipelines that give the same object file are disassembled once; another object is read
+    from types import SimpleNamespace
+
+    art = artifacts[("builtin/checksum", "O2")]
+    copy = tmp_path / "prog.o"
+    copy.write_bytes(art.obj.read_bytes())
+    calls = []
+    real = asm.disassemble
+    monkeypatch.setattr(asm, "disassemble", lambda path, tc=None: calls.append(path) or real(path, tc))
+    monkeypatch.setattr(asm, "_FUNCTIONS", {})
+    first = asm.program_functions(art)
+    assert asm.program_functions(SimpleNamespace(dir=tmp_path, obj=copy, opt_ll=art.opt_ll)) == first
+    assert len(calls) == 1
+    other = asm.program_functions(artifacts[("builtin/checksum", "O0")])
+    assert len(calls) == 2 and other != first
