@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 
 from costtune.logging import get_logger
@@ -24,20 +25,20 @@ def cache_dir(*parts: str) -> Path:
     return d
 
 
-def _dir_bytes(d: Path) -> int:
-    """Bytes a directory holds; a file hard-linked n times counts 1/n in each place."""
-    total = 0
+def _files(d: Path) -> list[tuple[tuple[int, int], int]]:
+    """((device, inode), bytes) of each file in a directory."""
+    out = []
     for f in d.iterdir():
         try:
             st = f.lstat()
         except OSError:
             continue
-        total += st.st_size // max(st.st_nlink, 1)
-    return total
+        out.append(((st.st_dev, st.st_ino), st.st_size))
+    return out
 
 
-def compile_artifacts() -> list[tuple[float, int, Path]]:
-    """(last use, bytes, dir) of every compile artifact in the cache."""
+def _artifact_files() -> list[tuple[float, Path, list]]:
+    """(last use, dir, its files) of every compile artifact in the cache."""
     root = cache_root() / "compile" / "artifacts"
     entries = []
     for shard in (root.iterdir() if root.is_dir() else ()):
@@ -46,10 +47,23 @@ def compile_artifacts() -> list[tuple[float, int, Path]]:
         for d in shard.iterdir():
             if d.is_dir() and not d.name.startswith("."):
                 try:
-                    entries.append((d.stat().st_mtime, _dir_bytes(d), d))
+                    entries.append((d.stat().st_mtime, d, _files(d)))
                 except OSError:
                     continue
     return entries
+
+
+def _links(entries) -> Counter:
+    """How many artifact directories hold each file: artifacts that share a backend share its files."""
+    return Counter(key for _, _, files in entries for key, _ in files)
+
+
+def compile_artifacts() -> list[tuple[float, int, Path]]:
+    """(last use, bytes, dir) of every compile artifact in the cache; a file that n artifacts share
+    counts 1/n in each, so the bytes add up to what the cache holds."""
+    entries = _artifact_files()
+    links = _links(entries)
+    return [(mtime, sum(size // links[key] for key, size in files), d) for mtime, d, files in entries]
 
 
 def prune_compile(max_bytes: int, min_age_s: float = 900.0) -> tuple[int, int]:
@@ -57,17 +71,23 @@ def prune_compile(max_bytes: int, min_age_s: float = 900.0) -> tuple[int, int]:
 
     Artifacts used in the last ``min_age_s`` seconds stay (another process may be
     measuring them). A compile that finds its artifact gone simply compiles again; a
-    backend entry pointing at a pruned artifact is rebuilt. Returns (deleted, bytes freed).
+    backend entry pointing at a pruned artifact is rebuilt. A file shared with an artifact
+    that stays frees nothing. Returns (deleted, bytes freed).
     """
-    entries = compile_artifacts()
-    total = sum(b for _, b, _ in entries)
+    entries = _artifact_files()
+    links = _links(entries)
+    total = sum({key: size for _, _, files in entries for key, size in files}.values())
     deleted = freed = 0
     now = time.time()
-    for mtime, size, d in sorted(entries, key=lambda e: e[0]):
+    for mtime, d, files in sorted(entries, key=lambda e: e[0]):
         if total - freed <= max_bytes or now - mtime < min_age_s:
             break
         shutil.rmtree(d, ignore_errors=True)
-        deleted, freed = deleted + 1, freed + size
+        deleted += 1
+        for key, size in files:
+            links[key] -= 1
+            if not links[key]:  # its last holder in the cache went
+                freed += size
     return deleted, freed
 
 

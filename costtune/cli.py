@@ -78,12 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as e:
-        if e.errno not in _ENVIRONMENT_ERRNOS:
-            raise
-        # the machine, not the input: a full or read-only disk, an unwritable directory, a path under a file
+        # the machine, not the input (exit 3): a full or read-only disk, an unwritable directory, a path
+        # under a file; any other (a path that cannot be made, say) is still one line
         where = f": {e.filename}" if e.filename else ""
         print(f"costtune: error: {e.strerror or e}{where}", file=sys.stderr)
-        return EnvironmentFailure.exit_code
+        return EnvironmentFailure.exit_code if e.errno in _ENVIRONMENT_ERRNOS else 1
 
 
 _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR,

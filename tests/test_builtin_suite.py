@@ -53,6 +53,10 @@ def test_a_users_program_is_found_despite_a_broken_sibling_and_errors_name_the_c
         suite.get("noyaml")
     with pytest.raises(UnknownBenchmark, match="no folder"):
         suite.get("missing")
+    # the list shows the broken one with its reason instead of failing for every program
+    listed = {b.name: b for b in suite.list()}
+    assert listed["good"].status == "ok" and listed["broken"].status == "unsupported"
+    assert "invalid YAML" in listed["broken"].reason and "noyaml" not in listed  # no bench.yaml: no program
 
 
 def test_manifest_lists_every_program_directory():

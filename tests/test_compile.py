@@ -179,6 +179,25 @@ def test_the_compile_cache_cap_evicts_least_recently_used_artifacts(program, tmp
     assert again.ok and not again.artifact.cached and again.artifact.binary_hash == arts["O0"].binary_hash
 
 
+def test_the_cache_cap_counts_a_file_that_artifacts_share_once(program, tmp_path, monkeypatch):
+    import os
+    import time
+
+    from costtune.cache import compile_artifacts, prune_compile
+
+    monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
+    # the same IR: the second artifact's .s, .o and binary are the first's files, hard-linked
+    arts = [compile_benchmark(program, p, "aarch64").artifact for p in ("O2", "default<O2>,verify,verify")]
+    old = time.time() - 7200
+    for i, a in enumerate(arts):
+        os.utime(a.dir, (old + i, old + i))
+    total = sum(b for _, b, _ in compile_artifacts())
+    deleted, freed = prune_compile(total - 1)
+    after = sum(b for _, b, _ in compile_artifacts())
+    assert deleted == 1 and 0 < freed < total and after == total - freed <= total - 1
+    assert arts[1].binary.is_file()  # the files it shared stay with the artifact that holds them
+
+
 def test_costtune_cache_reports_and_prunes_the_compile_cache(program, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
     for p in ("O0", "O1"):

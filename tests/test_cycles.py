@@ -114,8 +114,11 @@ def test_search_on_cycles_and_a_study_never_mixes_metrics(tmp_path):
     assert recs and {r.metric for r in recs} == {"cycles:cortex-a57"}
     o3 = [r for r in recs if r.status == "ok" and r.label.endswith(":O3")]
     assert o3 and o3[0].value == p.o3_value
-    with pytest.raises(ConfigError, match="holds cycles:cortex-a57 values, this search measures insns"):
+    with pytest.raises(ConfigError, match="holds values of metric cycles:cortex-a57, this search measures metric insns"):
         run_search(SearchConfig(**base))
+    # another repeat knob: the study's best would not compare with a new O3 (refused before measuring)
+    with pytest.raises(ConfigError, match="holds values of repeat 1, this search measures repeat 2"):
+        run_search(SearchConfig(metric="cycles", cpu="cortex-a57", **{**base, "repeat": 2}))
 
 
 @pytest.fixture(scope="module")

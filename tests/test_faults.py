@@ -155,7 +155,11 @@ def test_bad_suites_and_model_configs_are_one_line(tmp_path):
     suite.mkdir(parents=True)
     (suite / "bench.yaml").write_text("name: [unclosed\n  x: :\n")
     (suite / "main.c").write_text("int main(void){return 0;}\n")
-    line = _one_error_line(_cli("benchmarks", "list", "--suite", str(tmp_path / "suite")))
+    # the list shows the program unsupported, with the reason; using it is one line
+    res = _cli("benchmarks", "list", "--suite", str(tmp_path / "suite"))
+    assert res.returncode == 0 and "unsupported: " in res.stdout and "bench.yaml" in res.stdout, res.stdout
+    line = _one_error_line(_cli("search", "--suite", str(tmp_path / "suite"), "--benchmarks", "p", "--budget", "2",
+                                "--out", str(tmp_path / "never")))
     assert "bench.yaml" in line
     model = tmp_path / "model"
     model.mkdir()

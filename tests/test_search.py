@@ -522,6 +522,9 @@ def test_bad_inputs_fail_with_one_line_and_leave_study_and_records_intact(tmp_pa
           "--storage", "postgresql://nobody@127.0.0.1:1/none"], None),
         (["--benchmarks", PROGRAM, "--budget", "3", "--sampler", "tpe",
           "--db", "postgresql://nobody@127.0.0.1:1/none"], None),
+        # the study holds repeat-1 counts: a new O3 at repeat 2 against that best would be a false speed-up
+        (["--benchmarks", PROGRAM, "--budget", "3", "--sampler", "tpe", "--repeat", "2"], 2),
+        (["--benchmarks", PROGRAM, "--budget", "3", "--sampler", "tpe", "--out", "/proc/costtune-none/out"], None),
     ]
     for extra, code in cases:
         rc, err = _run_cli(capsys, *common, *extra)
@@ -1040,3 +1043,26 @@ def test_a_variant_model_screens_as_the_profile_estimate_with_its_predictions(tm
     assert p.measurements == len(_measured(cfg.db_url)) == 3 and p.best_value <= p.o3_value
     # --retrain-every fine-tunes it on the program (test_retrain_every_with_the_variant_model_...)
     assert SearchConfig(benchmarks=[PROGRAM], model=str(tmp_path / "vm"), retrain_every=5).retrain_every == 5
+
+
+def test_values_that_cannot_work_are_refused_and_a_program_folder_keeps_its_own_name(tmp_path):
+    from costtune.benchmarks import get_benchmark, get_suite
+    from costtune.errors import UnknownBenchmark
+    from costtune.measure import measure
+    from costtune.search.loop import _resolve
+
+    for kw, msg in [(dict(startup_trials=-2), "startup_trials"), (dict(fail_value=float("nan")), "fail_value"),
+                    (dict(max_trials_factor=0), "max_trials_factor")]:
+        with pytest.raises(ConfigError, match=msg):
+            SearchConfig(benchmarks=[PROGRAM], **kw)
+    with pytest.raises(ConfigError, match="--repeat must be >= 1"):
+        measure(tmp_path / "prog", get_benchmark(f"builtin/{PROGRAM}"), repeat=0)
+    # a folder named like a builtin program is PARENT/NAME, as compile and measure name it, never builtin/NAME
+    mine = tmp_path / "mine" / PROGRAM
+    mine.mkdir(parents=True)
+    (mine / "main.c").write_text("int main(void) { return 0; }\n")
+    (mine / "bench.yaml").write_text("timeout: 30\n")
+    (b,) = _resolve(SearchConfig(benchmarks=[str(mine)]))
+    assert b.id == f"mine/{PROGRAM}" == get_benchmark(str(mine)).id
+    with pytest.raises(UnknownBenchmark):
+        get_suite("builtin").get(str(mine))

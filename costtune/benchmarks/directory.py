@@ -107,14 +107,21 @@ class DirectorySuite(Suite):
     def get(self, name: str) -> Benchmark:
         """The program in ``ROOT/name`` if that folder exists (its own errors, not a sibling's), else by name."""
         d = self.root / name
-        if d.is_dir() and d != self.root:
+        if d.is_dir() and d.parent == self.root:  # a folder of this suite, not a path elsewhere
             return load_program(d, self.name)
         try:
             return super().get(name)
-        except BenchmarkError:  # another program's bench.yaml is broken: this name is no folder here either
-            raise UnknownBenchmark(f"unknown benchmark '{self.name}/{name}' (no folder {d})") from None
+        except UnknownBenchmark as e:
+            raise UnknownBenchmark(f"{e}: no folder {d}") from None
 
     def list(self) -> list[Benchmark]:
+        """Every program; one whose folder does not load is listed unsupported, with the reason."""
         if self._cache is None:
-            self._cache = [load_program(d, self.name) for d in self._program_dirs()]
+            self._cache = [self._load(d) for d in self._program_dirs()]
         return list(self._cache)
+
+    def _load(self, d: Path) -> Benchmark:
+        try:
+            return load_program(d, self.name)
+        except BenchmarkError as e:
+            return Benchmark(self.name, d.name, d, (), status="unsupported", reason=str(e))

@@ -31,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from costtune.errors import BenchmarkError, MeasurementError
+from costtune.errors import BenchmarkError, ConfigError, MeasurementError
 from costtune.logging import get_logger
 from costtune.measure._base import Runner, RunResult, sha256
 from costtune.measure.cycles import cycles_metric, estimate as estimate_cycles, is_cycles, metric_name
@@ -143,6 +143,8 @@ def measure(artifact, bench, metric: str = "insns", runner: str | Runner | None 
     counted = "insns" if is_cycles(metric) else metric  # what the runner is asked for
     binary = Path(getattr(artifact, "binary", artifact))
     target = target or getattr(artifact, "target", None) or "aarch64"
+    if repeat is not None and repeat < 1:
+        raise ConfigError(f"--repeat must be >= 1, not {repeat}")
     rep = bench.repeat if repeat is None else repeat
     if is_cycles(metric):
         metric = cycles_metric(metric, target, toolchain)

@@ -5,6 +5,7 @@ Flags on the command line override single fields (``override``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +93,12 @@ class SearchConfig(YamlConfig):
             self.variants = True  # its estimates come from the variant table's block profiles
         if self.heartbeat < 1:
             raise ConfigError("heartbeat must be >= 1 second")
+        if self.startup_trials < 0:
+            raise ConfigError("startup_trials must be >= 0")
+        if not math.isfinite(self.fail_value) or self.fail_value <= 0:
+            raise ConfigError("fail_value must be a finite number > 0 (a failed candidate's ratio to O3)")
+        if not self.max_trials_factor >= 1:
+            raise ConfigError("max_trials_factor must be >= 1 (the search stops after budget x this many trials)")
         if self.variants and (self.sampler != "proxy" or self.target != "aarch64" or self.metric != "insns"):
             raise ConfigError("--variants needs the proxy sampler and insns on aarch64 (block profiles under qemu)")
         if self.cache_max_gb < 0:

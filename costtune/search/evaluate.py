@@ -39,6 +39,7 @@ class Evaluator:
         self.source_hash = bench.source_hash()
         self.observers: list = []  #: called with the artifact of every candidate that ran correctly
         self.surrogate = None  #: artifact -> predicted value that needs no measurement, or None
+        self.last_failure = ""  #: why the last candidate that failed did (the compiler's or the run's first error)
 
     def key(self, binary_hash: str, pipeline: str = "") -> str:
         from costtune.records import job_key
@@ -89,6 +90,7 @@ class Evaluator:
             rec.stderr_tail, rec.finished_at = cr.stderr_tail[-2000:], utcnow()
             rec.detail.update(step=cr.step, compile_status=cr.status)
             self.store.add(rec)
+            self.last_failure = _first_error(cr.stderr_tail)
             return "compile_error", None, False, cr.pipeline
         art = cr.artifact
         key = self.key(art.binary_hash)
@@ -104,6 +106,7 @@ class Evaluator:
                     self.store.add(rec)
                 self._known.add(art.binary_hash)
                 self._observe(art, prev.status)
+                self.last_failure = "" if prev.status == "ok" else _first_error(prev.stderr_tail or "")
                 return prev.status, prev.value, False, art.pipeline
             guess = self.surrogate(art) if self.surrogate is not None else None
             if guess is not None:
@@ -135,6 +138,7 @@ class Evaluator:
             raise
         self._known.add(art.binary_hash)
         self._observe(art, m.status)
+        self.last_failure = "" if m.status == "ok" else (m.detail or _first_error(m.stderr_tail or ""))
         return m.status, m.value, True, art.pipeline
 
     def _observe(self, art, status: str) -> None:
@@ -151,6 +155,13 @@ class Evaluator:
         """Real measurements recorded under this study's label."""
         return sum(1 for r in self.store.records(benchmark=self.bench.id, metric=self.config.metric)
                    if r.label.startswith(self.label) and r.reused_from is None and r.status != "compile_error")
+
+
+def _first_error(text: str) -> str:
+    """The first line of a tool's or program's output that says error, else its last line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    found = next((ln for ln in lines if "error" in ln.lower()), lines[-1] if lines else "")
+    return found[:200]
 
 
 def budget_slot(store, ev: Evaluator, budget: int) -> str | None:

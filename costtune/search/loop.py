@@ -59,6 +59,10 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
     tc = find(config.llvm)
     get_target(config.target)
     benches = _resolve(config)
+    ignored = [f"--{name.replace('_', '-')}" for name in ("model", "server", "retrain_every") if getattr(config, name)]
+    if ignored and not config.uses_model:
+        log.warning("%s ignored: the %s sampler screens nothing, so it uses no cost model", ", ".join(ignored),
+                    config.sampler)
     out = Path(config.out)
     scorer = None
     runner = None
@@ -127,7 +131,9 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     if scorer is not None:
         scorer_fn = pipeline_scorer(bench, space.pipeline, scorer, config.target, tc, known=ev.known,
                                     variants=variants)
-    study, created = open_study(storage, name, config.metric, config.storage_url)
+    identity = dict(metric=config.metric, target=config.target, objective=config.objective, repeat=ev.repeat,
+                    source_hash=ev.source_hash, llvm=tc.llvm)
+    study, created = open_study(storage, name, identity, config.storage_url)
     # the worker that created the study draws from the configured seed; one that joins a study
     # (another worker's, or its own resumed) from a seed of its own, so workers do not repeat each other
     seed = config.seed + index if created else config.seed + index + 1 + zlib.crc32(store.worker.encode()) % (1 << 20)
@@ -140,7 +146,8 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     # the O3 baseline: measured once (a trial of the study, or reused from the records)
     status, o3, _, _ = ev.evaluate("O3", f"{ev.label}:O3")
     if status != "ok" or not o3:
-        raise MeasurementError(f"{bench.id}: the O3 baseline did not run correctly ({status})")
+        why = f": {ev.last_failure}" if ev.last_failure else ""
+        raise MeasurementError(f"{bench.id}: the O3 baseline did not run correctly ({status}{why})")
     study.set_user_attr("o3_value", o3)
     dists = space.distributions()
     if config.warm_start and config.warm_start_n and config.warm_start_mode == "screen":
@@ -279,7 +286,7 @@ def _held_interrupts():
 
 
 def _resolve(config: SearchConfig):
-    from costtune.benchmarks import get_suite
+    from costtune.benchmarks import get_benchmark, get_suite
 
     if not config.benchmarks:
         raise UnknownBenchmark("name the programs to search with --benchmarks")
@@ -288,7 +295,10 @@ def _resolve(config: SearchConfig):
     out = []
     for name in config.benchmarks:
         prefix = f"{suite.name}/"
-        b = suite.get(name[len(prefix):] if name.startswith(prefix) else name)
+        if not name.startswith(prefix) and Path(name).is_dir():  # a program's folder: PARENT/NAME, as compile names it
+            b = get_benchmark(name)
+        else:
+            b = suite.get(name[len(prefix):] if name.startswith(prefix) else name)
         if getattr(b, "status", "ok") != "ok":
             raise UnknownBenchmark(f"benchmark {b.id} is not supported here: {b.reason}")
         out.append(b)

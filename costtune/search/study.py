@@ -87,9 +87,10 @@ def load_storage(url: str, heartbeat: int | None = None):
         raise RecordStoreError(f"cannot open the study storage {sa_url.render_as_string(hide_password=True)}: {msg}") from None
 
 
-def open_study(storage, name: str, metric: str, storage_url: str):
-    """(study ``name`` in ``storage``, created by this call?); a study that holds another metric's
-    values is refused."""
+def open_study(storage, name: str, identity: dict, storage_url: str):
+    """(study ``name`` in ``storage``, created by this call?). ``identity`` says what the values
+    measure (metric, target, objective, repeat, the program's source hash, LLVM); a study that
+    holds values of another measurement is refused: its best would not compare with this search's."""
     import optuna
 
     try:
@@ -101,12 +102,17 @@ def open_study(storage, name: str, metric: str, storage_url: str):
             created = False
     except Exception as e:  # noqa: BLE001 - sqlalchemy/optuna errors on a broken storage
         raise RecordStoreError(f"cannot open study {name}: {str(e).splitlines()[0][:200]}") from None
-    held = study.user_attrs.get("metric", "insns")  # studies from before this attribute measured insns
-    if not created and held != metric:
-        raise ConfigError(f"study {name} in {storage_url} holds {held} values, this search measures "
-                          f"{metric}: give another --storage or --study-prefix")
-    if created:
-        study.set_user_attr("metric", metric)
+    held = dict(study.user_attrs)
+    if not created:
+        held.setdefault("metric", "insns")  # studies from before this attribute measured insns
+    for key, value in identity.items():
+        if key not in held:  # a new study, or one from before this attribute: it says so from now on
+            study.set_user_attr(key, value)
+        elif held[key] != value:
+            what = "the program's source" if key == "source_hash" else f"{key} {held[key]}"
+            now = "another source" if key == "source_hash" else f"{key} {value}"
+            raise ConfigError(f"study {name} in {storage_url} holds values of {what}, this search measures "
+                              f"{now}: give another --out (or --storage) or --study-prefix")
     return study, created
 
 
