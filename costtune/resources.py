@@ -44,8 +44,11 @@ def tuner_config(name: str) -> Path:
     d = data_path("tuner_configs")
     p = d / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
     if not p.is_file():
-        shipped = ", ".join(sorted(f.stem for f in d.glob("*.yaml")))
-        raise ConfigError(f"no config file {name} and no shipped config of that name (shipped: {shipped})")
+        names = sorted(f.stem for f in d.glob("*.yaml"))
+        strategies = ", ".join(n for n in names if not n.startswith("model_"))
+        training = ", ".join(n for n in names if n.startswith("model_"))
+        raise ConfigError(f"no config file {name} and no shipped config of that name "
+                          f"(search strategies: {strategies}; training configs: {training})")
     return p
 
 
