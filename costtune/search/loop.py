@@ -226,9 +226,11 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
             spent = ev.spent()  # other workers may have spent some too
             if bar is not None:
                 bar.n = min(spent, config.budget)
-                # as the final table prints it: O3/best (speed-up), or the best raw count
-                bar.set_postfix_str(f"O3/best {1 / study.best_value:.4f}x" if config.objective == "ratio"
-                                    else f"best {study.best_value:.0f}", refresh=False)
+                # as the final table prints it: O3/best (speed-up), or the best raw count; and the trials, which
+                # go on without a measurement while the screen finds nothing new to measure
+                best = (f"O3/best {1 / study.best_value:.4f}x" if config.objective == "ratio"
+                        else f"best {study.best_value:.0f}")
+                bar.set_postfix_str(f"{best}, trial {n_trials + 1} of at most {cap}", refresh=False)
                 bar.refresh()
             if on_progress:
                 on_progress(bench.id, spent, config.budget)
