@@ -151,17 +151,26 @@ def schedule(runs: list[Run], programs: list, args, skip=frozenset()) -> list[tu
     return [(label, cfg) for _, label, cfg in sorted(jobs, key=lambda j: (j[0], not j[2].uses_model, -j[2].budget))]
 
 
-def load_done(path: Path, runs: list[Run], names: list) -> dict:
-    """The (run, program) searches an earlier bench_search.json finished at the same budget:
-    {(label, program): (label, {program: result}, CPU seconds)} - what _run_one returns."""
+def load_done(path: Path, runs: list[Run], names: list, repeat: int | None = None) -> dict:
+    """The (run, program) searches an earlier bench_search.json finished at the same budget, repeat
+    knob and strategy file: {(label, program): (label, {program: result}, CPU seconds)} - what
+    _run_one returns. A JSON of another --repeat is refused: its counts do not compare."""
     try:
-        ran = json.loads(path.read_text())["methods"]
-    except (OSError, ValueError, KeyError) as e:
+        data = json.loads(path.read_text())
+        ran = data["methods"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
         raise SystemExit(f"bench_search: error: --done {path}: not a bench_search.json ({e})")
+    if data.get("repeat") != repeat:
+        raise SystemExit(f"bench_search: error: --done {path} ran at --repeat {data.get('repeat')}, this run at "
+                         f"--repeat {repeat}: its counts do not compare")
     out = {}
     for r in runs:
         earlier = ran.get(r.label, {})
         if earlier.get("budget") != r.budget or earlier.get("warm", False) != r.warm:
+            continue
+        if earlier.get("strategy_fields") not in (None, _fields(r.strategy)):
+            print(f"bench_search: {r.label}: the strategy file changed since {path}: its searches run again",
+                  file=sys.stderr)
             continue
         for key, p in earlier.get("programs", {}).items():
             i = _order(key, names)
@@ -500,7 +509,7 @@ def main(argv=None) -> int:
     if args.fresh and out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    earlier = load_done(args.done, runs, names) if args.done else {}
+    earlier = load_done(args.done, runs, names, args.repeat) if args.done else {}
     if args.report:
         done = [earlier.get((r.label, b)) or _finished(out, r.label, b) for r in runs for b in names]
     else:

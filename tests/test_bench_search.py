@@ -111,6 +111,12 @@ def test_searches_an_earlier_json_finished_at_the_same_budget_are_not_run_again(
     jobs = bench.schedule(runs, [(b, None) for b in names], args, skip=set(earlier))
     assert [(label, cfg.benchmarks[0]) for label, cfg in jobs] == [
         ("screen_profile", "telecom-gsm"), ("screen_profile", "bitcount"), ("tpe", "bitcount")]
+    # counts taken at another repeat knob do not compare; a strategy file that changed runs again
+    with pytest.raises(SystemExit, match="ran at --repeat None, this run at --repeat 1"):
+        bench.load_done(path, runs, names, repeat=1)
+    done["tpe"]["strategy_fields"] = {"sampler": "tpe", "startup_trials": 3}
+    path.write_text(json.dumps({"methods": done}))
+    assert bench.load_done(path, runs, names) == {}
     path.write_text("{}")
     with pytest.raises(SystemExit, match="--done .*not a bench_search.json"):
         bench.load_done(path, runs, names)
