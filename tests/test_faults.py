@@ -118,7 +118,7 @@ def test_compile_out_under_a_file_or_in_an_immutable_directory_is_one_line(tmp_p
     afile.write_text("x")
     assert main(["compile", "builtin/bitcount", "--passes", "O1", "--out", str(afile / "out")]) == 3
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"costtune: error: Not a directory: {afile / 'out'}"]
+    assert err == [f"costtune: error: --out: Not a directory: {afile / 'out'}"]
     imm = tmp_path / "imm"
     imm.mkdir()
     if not process.run(["chattr", "+i", imm]).ok:

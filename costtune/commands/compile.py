@@ -7,7 +7,7 @@ from pathlib import Path
 from costtune import toolchain
 from costtune.benchmarks import get_benchmark
 from costtune.compile import compile_benchmark
-from costtune.errors import CompileError
+from costtune.errors import CompileError, EnvironmentFailure
 
 
 def register(sub):
@@ -36,7 +36,10 @@ def run(args) -> int:
         raise CompileError(f"{bench.id} [{args.passes}]: {res.describe()}", res.step, res.stderr_tail)
     art = res.artifact
     if args.out:
-        art.copy_to(args.out)
+        try:
+            art.copy_to(args.out)
+        except (FileExistsError, NotADirectoryError) as e:  # the path, or a folder above it, is a file: as the machine's other faults, exit 3
+            raise EnvironmentFailure(f"--out: {e.strerror}: {e.filename}") from None
     if args.json:
         print(json.dumps(art.to_json(), indent=2))
     else:

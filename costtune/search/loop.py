@@ -28,7 +28,7 @@ import zlib
 from pathlib import Path
 
 from costtune.cache import cap_compile
-from costtune.errors import MeasurementError, UnknownBenchmark
+from costtune.errors import EnvironmentFailure, MeasurementError, UnknownBenchmark
 from costtune.logging import get_logger
 from costtune.search.config import SearchConfig
 from costtune.search.evaluate import Evaluator, budget_slot
@@ -82,7 +82,10 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
                 scorer.function_model.prepare_adapt(out / "adapted")  # fine-tuned here, per program, served there
             if isinstance(scorer, ProfileScorer) and not config.variants:  # its estimates need the block profiles
                 config = dataclasses.replace(config, variants=True)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as e:  # the path, or a folder above it, is a file: as the machine's other faults, exit 3
+            raise EnvironmentFailure(f"--out: {e.strerror}: {e.filename}") from None
         storage = load_storage(config.storage_url, config.heartbeat)
         store = RecordStore(config.db_url)
         if scorer is not None and config.retrain_every and getattr(scorer, "function_model", None) is None:
