@@ -5,6 +5,7 @@ Small on purpose: builtin programs with repeat=1, budgets of 4-6 measurements, k
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -549,6 +550,11 @@ def test_retrain_command_writes_a_loadable_model(tmp_path, tiny_model, capsys):
 
     cfg = _config(tmp_path, sampler="random", space="flat", length=12, budget=3, benchmarks=["bitcount", "checksum"])
     run_search(cfg)
+    # a later run of one program into the same OUT keeps the other in summary.json
+    before = json.loads((Path(cfg.out) / "summary.json").read_text())["programs"]
+    run_search(dataclasses.replace(cfg, benchmarks=["checksum"]))
+    after = json.loads((Path(cfg.out) / "summary.json").read_text())["programs"]
+    assert [p["benchmark"] for p in after] == ["builtin/bitcount", "builtin/checksum"] and after[0] == before[0]
     rc = cli_main(["retrain", "--db", cfg.db_url, "--model", str(tiny_model), "--out", str(tmp_path / "rt"),
                    "--epochs", "1"])
     assert rc == 0, capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -75,7 +76,24 @@ def program_result(trials: list, bench_id: str, name: str, o3: float, spent: int
 
 
 def write_outputs(result: SearchResult, out: Path, budget: int | None = None) -> None:
+    """OUT/best_<program>.txt, summary.json and progress.png. The summary keeps the programs an
+    earlier run of the same storage, sampler and space searched into OUT and this one did not."""
     for p in result.programs:
         (out / f"best_{p.benchmark.split('/', 1)[-1]}.txt").write_text(p.best_pipeline + "\n")
-    (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=2))
-    plot_progress(result.programs, out / "progress.png", budget)
+    programs = _earlier_programs(out / "summary.json", result) + result.programs
+    whole = dataclasses.replace(result, programs=programs)
+    (out / "summary.json").write_text(json.dumps(whole.to_dict(), indent=2))
+    plot_progress(programs, out / "progress.png", budget)
+
+
+def _earlier_programs(path: Path, result: SearchResult) -> list[ProgramResult]:
+    try:
+        earlier = json.loads(path.read_text())
+        if any(earlier.get(k) != getattr(result, k) for k in ("storage", "sampler", "space")):
+            return []  # another search: this one's summary replaces it
+        names = {f.name for f in dataclasses.fields(ProgramResult)}
+        searched = {p.benchmark for p in result.programs}
+        return [ProgramResult(**{k: v for k, v in p.items() if k in names})
+                for p in earlier["programs"] if p["benchmark"] not in searched]
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or not one of ours
+        return []
