@@ -114,7 +114,7 @@ def test_search_on_cycles_and_a_study_never_mixes_metrics(tmp_path):
     assert recs and {r.metric for r in recs} == {"cycles:cortex-a57"}
     o3 = [r for r in recs if r.status == "ok" and r.label.endswith(":O3")]
     assert o3 and o3[0].value == p.o3_value
-    with pytest.raises(ConfigError, match="holds values of metric cycles:cortex-a57, this search measures metric insns"):
+    with pytest.raises(ConfigError, match="holds values of metric cycles:cortex-a57, this search measures metric"):
         run_search(SearchConfig(**base))
     # another repeat knob: the study's best would not compare with a new O3 (refused before measuring)
     with pytest.raises(ConfigError, match="holds values of repeat 1, this search measures repeat 2"):

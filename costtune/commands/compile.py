@@ -38,7 +38,8 @@ def run(args) -> int:
     if args.out:
         try:
             art.copy_to(args.out)
-        except (FileExistsError, NotADirectoryError) as e:  # the path, or a folder above it, is a file: as the machine's other faults, exit 3
+        # the path, or a folder above it, is a file: as the machine's other faults, exit 3
+        except (FileExistsError, NotADirectoryError) as e:
             raise EnvironmentFailure(f"--out: {e.strerror}: {e.filename}") from None
     if args.json:
         print(json.dumps(art.to_json(), indent=2))

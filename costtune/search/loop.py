@@ -84,7 +84,8 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
                 config = dataclasses.replace(config, variants=True)
         try:
             out.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as e:  # the path, or a folder above it, is a file: as the machine's other faults, exit 3
+        # the path, or a folder above it, is a file: as the machine's other faults, exit 3
+        except (FileExistsError, NotADirectoryError) as e:
             raise EnvironmentFailure(f"--out: {e.strerror}: {e.filename}") from None
         storage = load_storage(config.storage_url, config.heartbeat)
         store = RecordStore(config.db_url)
