@@ -1072,3 +1072,7 @@ def test_values_that_cannot_work_are_refused_and_a_program_folder_keeps_its_own_
     assert b.id == f"mine/{PROGRAM}" == get_benchmark(str(mine)).id
     with pytest.raises(UnknownBenchmark):
         get_suite("builtin").get(str(mine))
+    # no --benchmarks: a folder of one's own programs is searched whole, a shipped suite is not
+    assert [b.id for b in _resolve(SearchConfig(suite=str(mine.parent)))] == [f"mine/{PROGRAM}"]
+    with pytest.raises(UnknownBenchmark, match="name the programs"):
+        _resolve(SearchConfig())

@@ -38,7 +38,8 @@ def register(sub):
                         "search_default)")
     p.add_argument("--suite", help="builtin | cbench | codelets | polybench | testsuite | csmith | DIR "
                                     "(default: builtin)")
-    p.add_argument("--benchmarks", nargs="+", metavar="B", help="programs of the suite to search")
+    p.add_argument("--benchmarks", nargs="+", metavar="B",
+                   help="programs of the suite to search (a folder --suite DIR: all of its programs when left out)")
     p.add_argument("--budget", type=int, help="real measurements per program, O3 baseline included (default: 50)")
     p.add_argument("--model", help="cost-model directory, or 'default' (the default): the best shipped model the search can use - 'variant' with the proxy sampler on insns, else 'llm', the shipped LLM cost model; 'static': rank by static instruction count, no model; 'profile': by the instruction count estimated from the measured candidates' block profiles (turns on --variants); 'variant' (or a variant model's directory): that estimate with function variants of new shape predicted by the shipped function-variant model")
     p.add_argument("--server", help="HOST:PORT of a costtune scoring server, instead of --model")

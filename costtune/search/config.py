@@ -25,7 +25,7 @@ OBJECTIVES = ("ratio", "insns")
 @dataclass
 class SearchConfig(YamlConfig):
     suite: str = "builtin"
-    benchmarks: list = field(default_factory=list)  # program names in the suite (required)
+    benchmarks: list = field(default_factory=list)  # program names in the suite (required, but for a folder suite: all)
     budget: int = 50  # real measurements per program (the O3 baseline counts as one)
     sampler: str = "proxy"  # proxy: TPE + cost-model screening | tpe | random
     k: int = 16  # proposals the cost model screens per trial (proxy only)

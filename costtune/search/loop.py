@@ -292,12 +292,14 @@ def _held_interrupts():
 
 
 def _resolve(config: SearchConfig):
-    from costtune.benchmarks import get_benchmark, get_suite
+    from costtune.benchmarks import SUITES, get_benchmark, get_suite
 
-    if not config.benchmarks:
-        raise UnknownBenchmark("name the programs to search with --benchmarks")
     roots = {"cbench_root": config.cbench_root, "testsuite_root": config.testsuite_root}
+    if not config.benchmarks and config.suite in SUITES:  # a shipped suite: its programs are many
+        raise UnknownBenchmark("name the programs to search with --benchmarks")
     suite = get_suite(config.suite, **{k: v for k, v in roots.items() if v})
+    if not config.benchmarks:  # a folder of the user's programs: every one of them that loads
+        return [b for b in suite.list() if b.status == "ok"] or _no_programs(config.suite)
     out = []
     for name in config.benchmarks:
         prefix = f"{suite.name}/"
@@ -309,3 +311,7 @@ def _resolve(config: SearchConfig):
             raise UnknownBenchmark(f"benchmark {b.id} is not supported here: {b.reason}")
         out.append(b)
     return out
+
+
+def _no_programs(folder: str):
+    raise UnknownBenchmark(f"no program in {folder} loads (costtune benchmarks list --suite {folder} says why)")
