@@ -532,6 +532,10 @@ def test_bad_inputs_fail_with_one_line_and_leave_study_and_records_intact(tmp_pa
         assert rc != 0 and (code is None or rc == code), (extra, rc, err)
         assert err.startswith("costtune: error:") and len(err.splitlines()) == 1, (extra, err)
     assert len(_measured(cfg.db_url)) == before
+    # an unreachable storage leaves no empty OUT behind
+    rc, err = _run_cli(capsys, "search", "--benchmarks", PROGRAM, "--budget", "3", "--sampler", "tpe", "--no-progress",
+                       "--storage", "postgresql://nobody@127.0.0.1:1/none", "--out", str(tmp_path / "never"))
+    assert rc != 0 and not (tmp_path / "never").exists(), err
     # a model that fails to load is found before OUT and its databases are made
     rc, err = _run_cli(capsys, "search", "--benchmarks", PROGRAM, "--budget", "3", "--no-progress",
                        "--model", str(tmp_path), "--out", str(tmp_path / "never"))

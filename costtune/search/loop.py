@@ -82,13 +82,19 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
                 scorer.function_model.prepare_adapt(out / "adapted")  # fine-tuned here, per program, served there
             if isinstance(scorer, ProfileScorer) and not config.variants:  # its estimates need the block profiles
                 config = dataclasses.replace(config, variants=True)
+        made = not out.exists()
         try:
             out.mkdir(parents=True, exist_ok=True)
         # the path, or a folder above it, is a file: as the machine's other faults, exit 3
         except (FileExistsError, NotADirectoryError) as e:
             raise EnvironmentFailure(f"--out: {e.strerror}: {e.filename}") from None
-        storage = load_storage(config.storage_url, config.heartbeat)
-        store = RecordStore(config.db_url)
+        try:
+            storage = load_storage(config.storage_url, config.heartbeat)
+            store = RecordStore(config.db_url)
+        except BaseException:
+            if made and not any(out.iterdir()):  # an unreachable storage or database leaves no empty OUT
+                out.rmdir()
+            raise
         if scorer is not None and config.retrain_every and getattr(scorer, "function_model", None) is None:
             from costtune.model.retrain import Retrainer  # an LLM scorer (a variant model adapts per program)
 
