@@ -169,8 +169,8 @@ def load_done(path: Path, runs: list[Run], names: list, repeat: int | None = Non
         if earlier.get("budget") != r.budget or earlier.get("warm", False) != r.warm:
             continue
         if earlier.get("strategy_fields") not in (None, _fields(r.strategy)):
-            print(f"bench_search: {r.label}: the strategy file changed since {path}: its searches run again",
-                  file=sys.stderr)
+            print(f"bench_search: {r.label}: the strategy file changed since {path}: none of its searches is "
+                  "taken from it", file=sys.stderr)
             continue
         for key, p in earlier.get("programs", {}).items():
             i = _order(key, names)
@@ -506,10 +506,10 @@ def main(argv=None) -> int:
     if any(r.warm for r in runs) and not args.warm_runs and not args.report:
         ap.error("the +warm runs need --warm-runs")
     names = [b for b, _ in programs]
+    earlier = load_done(args.done, runs, names, args.repeat) if args.done else {}  # before --fresh deletes OUT
     if args.fresh and out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    earlier = load_done(args.done, runs, names, args.repeat) if args.done else {}
     if args.report:
         done = [earlier.get((r.label, b)) or _finished(out, r.label, b) for r in runs for b in names]
     else:

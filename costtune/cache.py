@@ -58,9 +58,15 @@ def _links(entries) -> Counter:
     return Counter(key for _, _, files in entries for key, _ in files)
 
 
+def compile_bytes(entries=None) -> int:
+    """What the compile artifacts hold on disk, each file once however many artifacts share it."""
+    entries = _artifact_files() if entries is None else entries
+    return sum({key: size for _, _, files in entries for key, size in files}.values())
+
+
 def compile_artifacts() -> list[tuple[float, int, Path]]:
     """(last use, bytes, dir) of every compile artifact in the cache; a file that n artifacts share
-    counts 1/n in each, so the bytes add up to what the cache holds."""
+    counts about 1/n in each (:func:`compile_bytes` is the exact total)."""
     entries = _artifact_files()
     links = _links(entries)
     return [(mtime, sum(size // links[key] for key, size in files), d) for mtime, d, files in entries]
@@ -76,7 +82,7 @@ def prune_compile(max_bytes: int, min_age_s: float = 900.0) -> tuple[int, int]:
     """
     entries = _artifact_files()
     links = _links(entries)
-    total = sum({key: size for _, _, files in entries for key, size in files}.values())
+    total = compile_bytes(entries)
     deleted = freed = 0
     now = time.time()
     for mtime, d, files in sorted(entries, key=lambda e: e[0]):

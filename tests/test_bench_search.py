@@ -114,6 +114,9 @@ def test_searches_an_earlier_json_finished_at_the_same_budget_are_not_run_again(
     # counts taken at another repeat knob do not compare; a strategy file that changed runs again
     with pytest.raises(SystemExit, match="ran at --repeat None, this run at --repeat 1"):
         bench.load_done(path, runs, names, repeat=1)
+    done["tpe"]["strategy_fields"] = bench._fields("tpe")  # the file as it is: taken
+    path.write_text(json.dumps({"methods": done}))
+    assert set(bench.load_done(path, runs, names)) == {("tpe", "cbench/telecom-gsm")}
     done["tpe"]["strategy_fields"] = {"sampler": "tpe", "startup_trials": 3}
     path.write_text(json.dumps({"methods": done}))
     assert bench.load_done(path, runs, names) == {}

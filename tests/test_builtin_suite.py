@@ -40,7 +40,8 @@ def test_suite_loads_with_enough_programs():
 def test_a_users_program_is_found_despite_a_broken_sibling_and_errors_name_the_cause(tmp_path):
     from costtune.errors import BenchmarkError, UnknownBenchmark
 
-    for name, spec in (("good", "args: []\n"), ("broken", "args: [1\n  x: 2\n"), ("noyaml", None)):
+    for name, spec in (("good", "args: []\n"), ("broken", "args: [1\n  x: 2\n"), ("noyaml", None),
+                       ("envlist", "env: [A=1]\n")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "main.c").write_text("int main(void) { return 0; }\n")
         if spec is not None:
@@ -57,6 +58,9 @@ def test_a_users_program_is_found_despite_a_broken_sibling_and_errors_name_the_c
     listed = {b.name: b for b in suite.list()}
     assert listed["good"].status == "ok" and listed["broken"].status == "unsupported"
     assert "invalid YAML" in listed["broken"].reason and "noyaml" not in listed  # no bench.yaml: no program
+    assert listed["envlist"].status == "unsupported"  # a field of the wrong type: one line, no traceback
+    with pytest.raises(BenchmarkError, match="envlist/bench.yaml"):
+        suite.get("envlist")
 
 
 def test_manifest_lists_every_program_directory():

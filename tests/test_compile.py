@@ -183,7 +183,7 @@ def test_the_cache_cap_counts_a_file_that_artifacts_share_once(program, tmp_path
     import os
     import time
 
-    from costtune.cache import compile_artifacts, prune_compile
+    from costtune.cache import compile_bytes, prune_compile
 
     monkeypatch.setenv("COSTTUNE_CACHE", str(tmp_path / "cache"))
     # the same IR: the second artifact's .s, .o and binary are the first's files, hard-linked
@@ -191,9 +191,9 @@ def test_the_cache_cap_counts_a_file_that_artifacts_share_once(program, tmp_path
     old = time.time() - 7200
     for i, a in enumerate(arts):
         os.utime(a.dir, (old + i, old + i))
-    total = sum(b for _, b, _ in compile_artifacts())
+    total = compile_bytes()
     deleted, freed = prune_compile(total - 1)
-    after = sum(b for _, b, _ in compile_artifacts())
+    after = compile_bytes()
     assert deleted == 1 and 0 < freed < total and after == total - freed <= total - 1
     assert arts[1].binary.is_file()  # the files it shared stay with the artifact that holds them
 

@@ -1055,7 +1055,7 @@ def test_a_variant_model_screens_as_the_profile_estimate_with_its_predictions(tm
     assert SearchConfig(benchmarks=[PROGRAM], model=str(tmp_path / "vm"), retrain_every=5).retrain_every == 5
 
 
-def test_values_that_cannot_work_are_refused_and_a_program_folder_keeps_its_own_name(tmp_path):
+def test_values_that_cannot_work_are_refused_and_a_program_folder_keeps_its_own_name(tmp_path, monkeypatch):
     from costtune.benchmarks import get_benchmark, get_suite
     from costtune.errors import UnknownBenchmark
     from costtune.measure import measure
@@ -1080,3 +1080,21 @@ def test_values_that_cannot_work_are_refused_and_a_program_folder_keeps_its_own_
     assert [b.id for b in _resolve(SearchConfig(suite=str(mine.parent)))] == [f"mine/{PROGRAM}"]
     with pytest.raises(UnknownBenchmark, match="name the programs"):
         _resolve(SearchConfig())
+    # a bare name is the suite's program even where a folder of that name is in the working directory
+    monkeypatch.chdir(mine.parent)
+    assert [b.id for b in _resolve(SearchConfig(benchmarks=[PROGRAM]))] == [f"builtin/{PROGRAM}"]
+    with pytest.raises(ConfigError, match="fail_value"):
+        SearchConfig(benchmarks=[PROGRAM], fail_value=1.0)  # a failure told as good as O3
+    # a study of another measurement is refused before any program is searched
+    from costtune.search.study import check_study, load_storage, open_study
+
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    storage = load_storage(url)
+    ident = dict(metric="insns", target="aarch64", objective="ratio", repeat=1, program="p1", llvm=19)
+    check_study(storage, "s", ident, url)  # none yet
+    open_study(storage, "s", ident, url)
+    check_study(storage, "s", ident, url)
+    with pytest.raises(ConfigError, match="holds values of another version of the program"):
+        check_study(storage, "s", {**ident, "program": "p2"}, url)
+    with pytest.raises(ConfigError, match="holds values of llvm 19, this search measures llvm 14"):
+        open_study(storage, "s", {**ident, "llvm": 14}, url)

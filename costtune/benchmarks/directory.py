@@ -36,6 +36,7 @@ MANIFEST_FILE = "manifest.yaml"
 
 
 def load_program(directory: Path, suite: str) -> Benchmark:
+    """The program in ``directory`` from its bench.yaml; BenchmarkError names what is wrong with it."""
     directory = Path(directory).resolve()
     spec_path = directory / BENCH_FILE
     try:
@@ -44,6 +45,15 @@ def load_program(directory: Path, suite: str) -> Benchmark:
         raise BenchmarkError(f"{directory}: no {BENCH_FILE}") from None
     except yaml.YAMLError as e:
         raise BenchmarkError(yaml_error(spec_path, e)) from None
+    except (OSError, ValueError) as e:  # unreadable, or not UTF-8
+        raise BenchmarkError(f"{spec_path}: {e}") from None
+    try:
+        return _program(directory, spec_path, spec, suite)
+    except (TypeError, ValueError, AttributeError) as e:  # a field of the wrong type (env: a list, sources: 5)
+        raise BenchmarkError(f"{spec_path}: {e}") from None
+
+
+def _program(directory: Path, spec_path: Path, spec, suite: str) -> Benchmark:
     if not isinstance(spec, dict):
         raise BenchmarkError(f"{spec_path}: expected a mapping")
     known = {"name", "description", "sources", "cflags", "ldflags", "inputs", "args",
@@ -63,26 +73,26 @@ def load_program(directory: Path, suite: str) -> Benchmark:
         if not p.is_file():
             raise BenchmarkError(f"{spec_path}: input '{i}' not found")
         inputs.append(p)
-    try:
-        return Benchmark(
-            suite=suite,
-            name=str(spec.get("name") or directory.name),
-            root=directory,
-            sources=tuple(sources),
-            cflags=tuple(str(x) for x in spec.get("cflags") or ()),
-            ldflags=tuple(str(x) for x in spec.get("ldflags", ["-lm"]) or ()),
-            args=tuple(str(x) for x in spec.get("args") or ()),
-            inputs=tuple(inputs),
-            outputs=tuple(str(x) for x in spec.get("outputs") or ()),
-            env=tuple((str(k), str(v)) for k, v in (spec.get("env") or {}).items()),
-            repeat=int(spec.get("repeat", 1)),
-            timeout=float(spec.get("timeout", 120)),
-            compare_stdout=bool(spec.get("compare_stdout", True)),
-            compare_stderr=bool(spec.get("compare_stderr", False)),
-            description=str(spec.get("description", "")),
-        )
-    except (TypeError, ValueError) as e:
-        raise BenchmarkError(f"{spec_path}: {e}") from None
+    bench = Benchmark(
+        suite=suite,
+        name=str(spec.get("name") or directory.name),
+        root=directory,
+        sources=tuple(sources),
+        cflags=tuple(str(x) for x in spec.get("cflags") or ()),
+        ldflags=tuple(str(x) for x in spec.get("ldflags", ["-lm"]) or ()),
+        args=tuple(str(x) for x in spec.get("args") or ()),
+        inputs=tuple(inputs),
+        outputs=tuple(str(x) for x in spec.get("outputs") or ()),
+        env=tuple((str(k), str(v)) for k, v in (spec.get("env") or {}).items()),
+        repeat=int(spec.get("repeat", 1)),
+        timeout=float(spec.get("timeout", 120)),
+        compare_stdout=bool(spec.get("compare_stdout", True)),
+        compare_stderr=bool(spec.get("compare_stderr", False)),
+        description=str(spec.get("description", "")),
+    )
+    if bench.repeat < 1:
+        raise BenchmarkError(f"{spec_path}: repeat must be >= 1")
+    return bench
 
 
 class DirectorySuite(Suite):

@@ -29,8 +29,7 @@ def run(args) -> int:
     print(f"{cache.cache_root() / 'compile'}: {_summary(cache.compile_artifacts())}")
     if args.max_gb is not None:
         n, freed = cache.prune_compile(int(args.max_gb * 2**30), args.min_age_min * 60)
-        left = cache.compile_artifacts()
-        print(f"pruned {n} artifacts ({freed / 2**20:.0f} MB); now {_summary(left)}")
-        if sum(b for _, b, _ in left) > args.max_gb * 2**30:
+        print(f"pruned {n} artifacts ({freed / 2**20:.0f} MB); now {_summary(cache.compile_artifacts())}")
+        if cache.compile_bytes() > args.max_gb * 2**30:
             print(f"the rest was used in the last {args.min_age_min:g} min and stays (--min-age-min)")
     return 0

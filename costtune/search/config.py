@@ -95,8 +95,8 @@ class SearchConfig(YamlConfig):
             raise ConfigError("heartbeat must be >= 1 second")
         if self.startup_trials < 0:
             raise ConfigError("startup_trials must be >= 0")
-        if not math.isfinite(self.fail_value) or self.fail_value <= 0:
-            raise ConfigError("fail_value must be a finite number > 0 (a failed candidate's ratio to O3)")
+        if not math.isfinite(self.fail_value) or self.fail_value <= 1:
+            raise ConfigError("fail_value must be a finite number > 1 (a failed candidate's ratio to O3: worse)")
         if not self.max_trials_factor >= 1:
             raise ConfigError("max_trials_factor must be >= 1 (the search stops after budget x this many trials)")
         if self.variants and (self.sampler != "proxy" or self.target != "aarch64" or self.metric != "insns"):

@@ -15,6 +15,7 @@ Measurements and the budget
 from __future__ import annotations
 
 import random
+import re
 import socket
 import time
 
@@ -106,7 +107,8 @@ class Evaluator:
                     self.store.add(rec)
                 self._known.add(art.binary_hash)
                 self._observe(art, prev.status)
-                self.last_failure = "" if prev.status == "ok" else _first_error(prev.stderr_tail or "")
+                self.last_failure = "" if prev.status == "ok" else (
+                    prev.detail.get("measure_detail") or _first_error(prev.stderr_tail or ""))
                 return prev.status, prev.value, False, art.pipeline
             guess = self.surrogate(art) if self.surrogate is not None else None
             if guess is not None:
@@ -160,7 +162,7 @@ class Evaluator:
 def _first_error(text: str) -> str:
     """The first line of a tool's or program's output that says error, else its last line."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    found = next((ln for ln in lines if "error" in ln.lower()), lines[-1] if lines else "")
+    found = next((ln for ln in lines if re.search(r"\berror:", ln, re.I)), lines[-1] if lines else "")
     return found[:200]
 
 

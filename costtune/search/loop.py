@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -33,8 +34,8 @@ from costtune.logging import get_logger
 from costtune.search.config import SearchConfig
 from costtune.search.evaluate import Evaluator, budget_slot
 from costtune.search.results import ProgramResult, SearchResult, program_result, write_outputs
-from costtune.search.study import (load_storage, make_sampler, open_study, params_key, recover, sampled_trials,
-                                   study_name, suggest, tell_predicted)
+from costtune.search.study import (check_study, load_storage, make_sampler, open_study, params_key, recover,
+                                   sampled_trials, study_identity, study_name, suggest, tell_predicted)
 
 log = get_logger(__name__)
 
@@ -82,7 +83,10 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
                 scorer.function_model.prepare_adapt(out / "adapted")  # fine-tuned here, per program, served there
             if isinstance(scorer, ProfileScorer) and not config.variants:  # its estimates need the block profiles
                 config = dataclasses.replace(config, variants=True)
-        made = not out.exists()
+        made = out  # the top-most folder this run makes, if any
+        while not made.parent.exists() and made.parent != made:
+            made = made.parent
+        made = None if made.exists() else made
         try:
             out.mkdir(parents=True, exist_ok=True)
         # the path, or a folder above it, is a file: as the machine's other faults, exit 3
@@ -92,8 +96,8 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
             storage = load_storage(config.storage_url, config.heartbeat)
             store = RecordStore(config.db_url)
         except BaseException:
-            if made and not any(out.iterdir()):  # an unreachable storage or database leaves no empty OUT
-                out.rmdir()
+            if made is not None:  # an unreachable storage or database leaves no OUT of empty databases
+                shutil.rmtree(made, ignore_errors=True)
             raise
         if scorer is not None and config.retrain_every and getattr(scorer, "function_model", None) is None:
             from costtune.model.retrain import Retrainer  # an LLM scorer (a variant model adapts per program)
@@ -101,6 +105,8 @@ def run_search(config: SearchConfig, on_progress=None) -> SearchResult:
             retrainer = Retrainer(scorer, config.db_url, [b.id for b in benches], out, config.retrain_every,
                                   epochs=config.retrain_epochs, threads=config.threads, target=config.target,
                                   metric=config.metric)
+        for bench in benches:  # a study of another measurement is refused before any program is searched
+            check_study(storage, study_name(config, bench.id), study_identity(config, bench, tc), config.storage_url)
         with _held_interrupts() as interrupts:
             for i, bench in enumerate(benches):
                 results.append(_search_program(config, bench, space, storage, store, tc, runner, runner_name,
@@ -141,9 +147,7 @@ def _search_program(config, bench, space, storage, store, tc, runner, runner_nam
     if scorer is not None:
         scorer_fn = pipeline_scorer(bench, space.pipeline, scorer, config.target, tc, known=ev.known,
                                     variants=variants)
-    identity = dict(metric=config.metric, target=config.target, objective=config.objective, repeat=ev.repeat,
-                    source_hash=ev.source_hash, llvm=tc.llvm)
-    study, created = open_study(storage, name, identity, config.storage_url)
+    study, created = open_study(storage, name, study_identity(config, bench, tc), config.storage_url)
     # the worker that created the study draws from the configured seed; one that joins a study
     # (another worker's, or its own resumed) from a seed of its own, so workers do not repeat each other
     seed = config.seed + index if created else config.seed + index + 1 + zlib.crc32(store.worker.encode()) % (1 << 20)
@@ -305,11 +309,17 @@ def _resolve(config: SearchConfig):
         raise UnknownBenchmark("name the programs to search with --benchmarks")
     suite = get_suite(config.suite, **{k: v for k, v in roots.items() if v})
     if not config.benchmarks:  # a folder of the user's programs: every one of them that loads
-        return [b for b in suite.list() if b.status == "ok"] or _no_programs(config.suite)
+        programs = suite.list()
+        for b in programs:
+            if b.status != "ok":
+                log.warning("%s left out: %s", b.id, b.reason)
+        return [b for b in programs if b.status == "ok"] or _no_programs(config.suite)
     out = []
     for name in config.benchmarks:
         prefix = f"{suite.name}/"
-        if not name.startswith(prefix) and Path(name).is_dir():  # a program's folder: PARENT/NAME, as compile names it
+        # a path to a program's folder (it has a separator, and is no name of the suite): PARENT/NAME, as
+        # compile and measure name it; a bare name is the suite's even where a folder of that name is here
+        if not name.startswith(prefix) and os.sep in name and Path(name).is_dir():
             b = get_benchmark(name)
         else:
             b = suite.get(name[len(prefix):] if name.startswith(prefix) else name)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from costtune.search.plot import plot_progress
@@ -81,7 +80,7 @@ def write_outputs(result: SearchResult, out: Path, budget: int | None = None) ->
     for p in result.programs:
         (out / f"best_{p.benchmark.split('/', 1)[-1]}.txt").write_text(p.best_pipeline + "\n")
     programs = _earlier_programs(out / "summary.json", result) + result.programs
-    whole = dataclasses.replace(result, programs=programs)
+    whole = replace(result, programs=programs)
     (out / "summary.json").write_text(json.dumps(whole.to_dict(), indent=2))
     plot_progress(programs, out / "progress.png", budget)
 
@@ -91,9 +90,10 @@ def _earlier_programs(path: Path, result: SearchResult) -> list[ProgramResult]:
         earlier = json.loads(path.read_text())
         if any(earlier.get(k) != getattr(result, k) for k in ("storage", "sampler", "space")):
             return []  # another search: this one's summary replaces it
-        names = {f.name for f in dataclasses.fields(ProgramResult)}
+        names = {f.name for f in fields(ProgramResult)}
         searched = {p.benchmark for p in result.programs}
-        return [ProgramResult(**{k: v for k, v in p.items() if k in names})
-                for p in earlier["programs"] if p["benchmark"] not in searched]
+        prefixes = {p.study.split(":", 1)[0] for p in result.programs}  # another --study-prefix: another search
+        return [ProgramResult(**{k: v for k, v in p.items() if k in names}) for p in earlier["programs"]
+                if p["benchmark"] not in searched and p["study"].split(":", 1)[0] in prefixes]
     except (OSError, ValueError, KeyError, TypeError):  # none yet, or not one of ours
         return []

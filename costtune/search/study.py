@@ -28,7 +28,7 @@ from costtune.search.config import SearchConfig
 
 log = get_logger(__name__)
 
-__all__ = ["study_name", "load_storage", "open_study", "make_sampler", "suggest", "recover", "tell_predicted",
+__all__ = ["study_name", "load_storage", "study_identity", "check_study", "open_study", "make_sampler", "suggest", "recover", "tell_predicted",
            "sampled_trials", "params_key"]
 
 
@@ -87,10 +87,43 @@ def load_storage(url: str, heartbeat: int | None = None):
         raise RecordStoreError(f"cannot open the study storage {sa_url.render_as_string(hide_password=True)}: {msg}") from None
 
 
+def study_identity(config, bench, tc) -> dict:
+    """What a study's values measure: a study holding values of another measurement must not be
+    resumed, its best would not compare with a new O3. ``program`` hashes what the program is and
+    how it runs (sources, flags, arguments, environment, inputs), as the cached O0 reference does."""
+    from costtune.measure.reference import reference_key
+
+    repeat = bench.repeat if config.repeat is None else config.repeat
+    return dict(metric=config.metric, target=config.target, objective=config.objective, repeat=repeat,
+                program=reference_key(bench, config.target, repeat, ""), llvm=tc.llvm)
+
+
+def _refuse_other(name: str, held: dict, identity: dict, storage_url: str) -> None:
+    for key, value in identity.items():
+        if key in held and held[key] != value:
+            what = "another version of the program" if key == "program" else f"{key} {held[key]}"
+            now = "this one" if key == "program" else f"{key} {value}"
+            raise ConfigError(f"study {name} in {storage_url} holds values of {what}, this search measures "
+                              f"{now}: give another --out (or --storage) or --study-prefix")
+
+
+def check_study(storage, name: str, identity: dict, storage_url: str) -> None:
+    """Refuse now, before any program is searched, a study ``open_study`` would refuse."""
+    import optuna
+
+    try:
+        held = dict(optuna.load_study(study_name=name, storage=storage).user_attrs)
+    except KeyError:  # no such study yet
+        return
+    except Exception as e:  # noqa: BLE001 - sqlalchemy/optuna errors on a broken storage
+        raise RecordStoreError(f"cannot open study {name}: {str(e).splitlines()[0][:200]}") from None
+    held.setdefault("metric", "insns")  # studies from before this attribute measured insns
+    _refuse_other(name, held, identity, storage_url)
+
+
 def open_study(storage, name: str, identity: dict, storage_url: str):
-    """(study ``name`` in ``storage``, created by this call?). ``identity`` says what the values
-    measure (metric, target, objective, repeat, the program's source hash, LLVM); a study that
-    holds values of another measurement is refused: its best would not compare with this search's."""
+    """(study ``name`` in ``storage``, created by this call?). A study that holds values of another
+    measurement (:func:`study_identity`) is refused; one from before an attribute gets it now."""
     import optuna
 
     try:
@@ -105,14 +138,12 @@ def open_study(storage, name: str, identity: dict, storage_url: str):
     held = dict(study.user_attrs)
     if not created:
         held.setdefault("metric", "insns")  # studies from before this attribute measured insns
+    _refuse_other(name, held, identity, storage_url)
     for key, value in identity.items():
-        if key not in held:  # a new study, or one from before this attribute: it says so from now on
+        if key not in held:
             study.set_user_attr(key, value)
-        elif held[key] != value:
-            what = "the program's source" if key == "source_hash" else f"{key} {held[key]}"
-            now = "another source" if key == "source_hash" else f"{key} {value}"
-            raise ConfigError(f"study {name} in {storage_url} holds values of {what}, this search measures "
-                              f"{now}: give another --out (or --storage) or --study-prefix")
+    # two workers that opened a new study at once both stamped it: the one stamped over refuses now
+    _refuse_other(name, dict(study.user_attrs), identity, storage_url)
     return study, created
 
 
