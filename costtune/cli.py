@@ -12,6 +12,7 @@ import argparse
 import errno
 import importlib
 import sys
+import traceback
 
 from costtune import __version__
 from costtune.errors import CostTuneError, EnvironmentFailure, MissingExtra
@@ -80,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         # the machine, not the input (exit 3): a full or read-only disk, an unwritable directory, a path
         # under a file; any other (a path that cannot be made, say) is still one line
-        where = f": {e.filename}" if e.filename else ""
+        if args.verbose and e.errno not in _ENVIRONMENT_ERRNOS:  # unexpected: -v shows where it came from
+            traceback.print_exc()
+        where = ": " + " -> ".join(str(f) for f in (e.filename, e.filename2) if f) if e.filename else ""
         print(f"costtune: error: {e.strerror or e}{where}", file=sys.stderr)
         return EnvironmentFailure.exit_code if e.errno in _ENVIRONMENT_ERRNOS else 1
 
