@@ -117,7 +117,7 @@ class DirectorySuite(Suite):
     def get(self, name: str) -> Benchmark:
         """The program in ``ROOT/name`` if that folder exists (its own errors, not a sibling's), else by name."""
         d = self.root / name
-        if d.is_dir() and d.parent == self.root:  # a folder of this suite, not a path elsewhere
+        if d.is_dir() and self.root in d.resolve().parents:  # a folder of this suite, not a path elsewhere
             return load_program(d, self.name)
         try:
             return super().get(name)
