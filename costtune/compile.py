@@ -116,10 +116,14 @@ class CompileResult:
     def describe(self) -> str:
         if self.ok:
             return "ok"
-        lines = self.stderr_tail.strip().splitlines()
-        # clang's first diagnostic (file:line:col: error: ...) says what is wrong; "1 error generated." does not
-        line = next((l for l in lines if "error:" in l), lines[-1] if lines else "")
-        return f"{self.step} failed ({self.status}): {line.strip()[:300]}"
+        return f"{self.step} failed ({self.status}): {first_error(self.stderr_tail, 300)}"
+
+
+def first_error(text: str, width: int = 200) -> str:
+    """A tool's first diagnostic (clang's ``file:line:col: error: ...``, lld's ``error: ...``) says
+    what is wrong; "1 error generated." does not. Else the output's last line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return next((ln for ln in lines if "error:" in ln), lines[-1] if lines else "")[:width]
 
 
 def _sha(*parts: str | bytes) -> str:

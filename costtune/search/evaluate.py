@@ -15,7 +15,6 @@ Measurements and the budget
 from __future__ import annotations
 
 import random
-import re
 import socket
 import time
 
@@ -81,7 +80,7 @@ class Evaluator:
         Status ``predicted``: a new binary that :attr:`surrogate` predicts well enough
         not to measure (no record is written; the value goes to the sampler only).
         """
-        from costtune.compile import compile_benchmark
+        from costtune.compile import compile_benchmark, first_error
         from costtune.measure import measure
         from costtune.records import CLAIMED, DONE, utcnow
 
@@ -91,7 +90,7 @@ class Evaluator:
             rec.stderr_tail, rec.finished_at = cr.stderr_tail[-2000:], utcnow()
             rec.detail.update(step=cr.step, compile_status=cr.status)
             self.store.add(rec)
-            self.last_failure = _first_error(cr.stderr_tail)
+            self.last_failure = first_error(cr.stderr_tail)
             return "compile_error", None, False, cr.pipeline
         art = cr.artifact
         key = self.key(art.binary_hash)
@@ -108,7 +107,7 @@ class Evaluator:
                 self._known.add(art.binary_hash)
                 self._observe(art, prev.status)
                 self.last_failure = "" if prev.status == "ok" else (
-                    prev.detail.get("measure_detail") or _first_error(prev.stderr_tail or ""))
+                    prev.detail.get("measure_detail") or first_error(prev.stderr_tail or ""))
                 return prev.status, prev.value, False, art.pipeline
             guess = self.surrogate(art) if self.surrogate is not None else None
             if guess is not None:
@@ -140,7 +139,7 @@ class Evaluator:
             raise
         self._known.add(art.binary_hash)
         self._observe(art, m.status)
-        self.last_failure = "" if m.status == "ok" else (m.detail or _first_error(m.stderr_tail or ""))
+        self.last_failure = "" if m.status == "ok" else (m.detail or first_error(m.stderr_tail or ""))
         return m.status, m.value, True, art.pipeline
 
     def _observe(self, art, status: str) -> None:
@@ -157,13 +156,6 @@ class Evaluator:
         """Real measurements recorded under this study's label."""
         return sum(1 for r in self.store.records(benchmark=self.bench.id, metric=self.config.metric)
                    if r.label.startswith(self.label) and r.reused_from is None and r.status != "compile_error")
-
-
-def _first_error(text: str) -> str:
-    """The first line of a tool's or program's output that says error, else its last line."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    found = next((ln for ln in lines if re.search(r"\berror:", ln, re.I)), lines[-1] if lines else "")
-    return found[:200]
 
 
 def budget_slot(store, ev: Evaluator, budget: int) -> str | None:
